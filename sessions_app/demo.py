@@ -1,0 +1,138 @@
+"""Realistic demo conversations shaped like the ones zyn synapses produce."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from sessions_app.services import Message, SessionService, TokenUsage
+
+PROGRAMS = [
+    ("ticket-triage", "classification", ["billing", "bug", "feature-request", "account", "outage"]),
+    ("refund-gate", "binary", None),
+    ("invoice-extractor", "extraction", None),
+    ("review-sentiment", "sentiment", None),
+    ("support-router", "classification", ["tier-1", "tier-2", "engineering", "sales"]),
+    ("lead-ranker", "ranking", None),
+]
+SUBJECTS = [
+    "I was charged twice for my March subscription and the second charge is still pending.",
+    "The export button does nothing on Safari 17, console shows a CORS error.",
+    "Can we get SSO with Okta on the team plan?",
+    "Password reset emails never arrive for our domain @northwind.example.",
+    "API latency spiked to 4s at 14:05 UTC, status page says all green.",
+    "Please cancel my account and delete all my data under GDPR.",
+    "Invoice INV-20931 from Acme Corp, total 1,284.50 EUR, due 2026-12-01.",
+    "The new dashboard is fantastic, but dark mode contrast on charts is poor.",
+    "Order #88213 arrived damaged; the box was crushed and two mugs broke.",
+    "Our webhook receiver gets duplicate events with the same idempotency key.",
+]
+SYSTEM_PROMPT = (
+    "You are a careful assistant inside an automated pipeline. Answer ONLY with JSON that "
+    "matches the schema given in each task. Never include prose outside the JSON object."
+)
+
+
+def _prompt(kind: str, subject: str, labels: list[str] | None) -> str:
+    task = {
+        "classification": f"Classify the input into one of: {', '.join(labels or [])}.",
+        "binary": "Decide whether this request qualifies for an automatic refund.",
+        "extraction": "Extract vendor, invoice number, total, currency and due date.",
+        "sentiment": "Analyse the sentiment of the input.",
+        "ranking": "Rank the input's urgency from 1 (low) to 5 (critical).",
+    }[kind]
+    return f"Task: {task}\n\nInput: {subject}\n\nRespond with JSON only."
+
+
+def _answer(kind: str, subject: str, labels: list[str] | None, rng: random.Random) -> str:
+    confidence = round(rng.uniform(0.55, 0.99), 2)
+    if kind == "classification":
+        primary, secondary = rng.sample(labels or ["other", "misc"], 2)
+        body = {
+            "primary": primary,
+            "secondary": secondary,
+            "confidence": confidence,
+            "reasoning": [f"mentions {subject.split()[1].lower()}", f"closest to {primary} examples"],
+        }
+    elif kind == "binary":
+        body = {
+            "decision": rng.random() < 0.6,
+            "confidence": confidence,
+            "reasoning": ["amount under auto-approve limit", "customer in good standing"],
+        }
+    elif kind == "extraction":
+        body = {
+            "vendor": "Acme Corp",
+            "invoice_number": f"INV-{rng.randint(10000, 99999)}",
+            "total": round(rng.uniform(50, 5000), 2),
+            "currency": rng.choice(["EUR", "USD", "GBP"]),
+            "due_date": f"2026-12-{rng.randint(1, 28):02d}",
+            "confidence": confidence,
+        }
+    elif kind == "sentiment":
+        pos = round(rng.random(), 2)
+        body = {
+            "overall": "positive" if pos > 0.5 else "negative",
+            "confidence": confidence,
+            "scores": {"positive": pos, "negative": round(1 - pos, 2), "neutral": 0.0},
+            "emotions": rng.sample(["joy", "frustration", "trust", "surprise", "anger"], 2),
+        }
+    else:
+        body = {
+            "urgency": rng.randint(1, 5),
+            "confidence": confidence,
+            "reasoning": ["customer impact stated"],
+        }
+    return json.dumps(body, indent=2 if rng.random() < 0.3 else None)
+
+
+def _usage(rng: random.Random) -> TokenUsage:
+    prompt, completion = rng.randint(120, 900), rng.randint(20, 240)
+    return TokenUsage(prompt=prompt, completion=completion, total=prompt + completion)
+
+
+def exchange(rng: random.Random, program: tuple[str, str, list[str] | None]) -> tuple[str, str, TokenUsage]:
+    _, kind, labels = program
+    subject = rng.choice(SUBJECTS)
+    return _prompt(kind, subject, labels), _answer(kind, subject, labels, rng), _usage(rng)
+
+
+def seed(count: int = 20, big: int = 10_000, seed_value: int = 7, progress=None) -> list[SessionService]:  # noqa: ANN001
+    rng = random.Random(seed_value)
+    sizes = [rng.choice([2, 4, 6, 10, 16, 30, 60, 120]) for _ in range(count - 1)]
+    made: list[SessionService] = []
+    for i, exchanges in enumerate(sizes):
+        program = PROGRAMS[i % len(PROGRAMS)]
+        s = SessionService.new(
+            name=f"{program[0]} #{1000 + i}",
+            metadata={
+                "program": program[0],
+                "user_id": f"u-{rng.randint(100, 999)}",
+                "env": "demo",
+                "demo": True,
+            },
+        )
+        s.append("system", SYSTEM_PROMPT, actor="system")
+        for _ in range(exchanges // 2):
+            prompt, answer, usage = exchange(rng, program)
+            s.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
+        made.append(s)
+        if progress:
+            progress(1)
+    program = PROGRAMS[0]
+    s = SessionService.new(
+        name=f"{program[0]} long-running",
+        metadata={"program": program[0], "user_id": "u-batch", "env": "demo", "demo": True},
+    )
+    history = [Message("system", SYSTEM_PROMPT)]
+    while len(history) < big - 40:
+        prompt, answer, _ = exchange(rng, program)
+        history += [Message("user", prompt), Message("assistant", answer)]
+    s.set_messages(history[: big - 40], actor="system")
+    for _ in range(20):
+        prompt, answer, usage = exchange(rng, program)
+        s.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
+    made.append(s)
+    if progress:
+        progress(1)
+    return made

@@ -1,0 +1,70 @@
+"""Rows behind the Session API. Only services.py writes them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class RoleChoices(models.TextChoices):
+    USER = "user", "user"
+    ASSISTANT = "assistant", "assistant"
+    SYSTEM = "system", "system"
+
+
+class Session(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    version = models.PositiveBigIntegerField(default=0, editable=False)
+    # Kept equal to the number of Message rows by the service layer under the row lock,
+    # so len() and the list page need no COUNT(*).
+    message_count = models.PositiveIntegerField(default=0, editable=False)
+    usage_prompt = models.BigIntegerField(null=True, blank=True, editable=False)
+    usage_completion = models.BigIntegerField(null=True, blank=True, editable=False)
+    usage_total = models.BigIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        permissions = []
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+
+class Message(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="message_rows")
+    position = models.IntegerField()
+    role = models.CharField(max_length=16, choices=RoleChoices.choices)
+    content = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "position"], name="message_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.role}"
+
+
+class SessionEvent(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    version = models.PositiveBigIntegerField()
+    op = models.CharField(max_length=32)
+    args = models.JSONField(default=dict)
+    actor = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "version"], name="event_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.op}"

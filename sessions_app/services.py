@@ -1,0 +1,531 @@
+"""SessionService: the zyn Session API on the database, and the only place that writes sessions.
+
+Every write follows one path (see DESIGN.md, "The one mechanism"):
+validate pure arguments → BEGIN → lock the session row → check expected_version →
+check indexes → set-based SQL on message rows → version += 1 → one SessionEvent →
+publish after commit.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sessions_app import models
+from sessions_app.events import send_event_on_commit, session_changed_event
+from sessions_app.exceptions import (
+    IndexOutOfRange,
+    InvalidArgument,
+    SessionError,
+    SessionNotFound,
+    VersionConflict,
+)
+
+__all__ = [
+    "Event",
+    "IndexOutOfRange",
+    "InvalidArgument",
+    "Message",
+    "Role",
+    "SessionError",
+    "SessionNotFound",
+    "SessionService",
+    "TokenUsage",
+    "VersionConflict",
+]
+
+SYSTEM_ACTOR = "system"
+MAX_BIGINT = 2**63 - 1
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+ROLES = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.role, Role):
+            object.__setattr__(self, "role", self.role.value)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    prompt: int
+    completion: int
+    total: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"prompt": self.prompt, "completion": self.completion, "total": self.total}
+
+
+@dataclass(frozen=True)
+class Event:
+    version: int
+    op: str
+    args: dict[str, Any]
+    actor: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- argument checks (no database)
+
+
+def _short_repr(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be an integer (got {_short_repr(value)})", field=name)
+    if minimum is not None and value < minimum:
+        raise InvalidArgument(f"{name} must be at least {minimum} (got {value})", field=name)
+    if abs(value) > MAX_BIGINT:
+        raise InvalidArgument(f"{name} is too large (got {value})", field=name)
+    return value
+
+
+def check_role(role: object) -> str:
+    if isinstance(role, str) and role in ROLES:
+        return str(role)
+    raise InvalidArgument(
+        f"role must be one of user, assistant, system (got {_short_repr(role)})", field="role"
+    )
+
+
+def check_content(content: object, name: str = "content") -> str:
+    if not isinstance(content, str):
+        raise InvalidArgument(f"{name} must be text (got {type(content).__name__})", field=name)
+    if "\x00" in content:
+        raise InvalidArgument(f"{name} must not contain NUL characters (\\x00)", field=name)
+    try:
+        size = len(content.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{name} is not valid Unicode text (unpaired surrogate)", field=name) from None
+    limit = settings.ZYN_MAX_CONTENT_BYTES
+    if size > limit:
+        raise InvalidArgument(f"{name} is {size} bytes; the limit is {limit} bytes", field=name)
+    return content
+
+
+def check_message(message: object) -> Message:
+    if isinstance(message, Message):
+        role, content = message.role, message.content
+    elif isinstance(message, Mapping):
+        unknown = set(message) - {"role", "content"}
+        if unknown or "role" not in message or "content" not in message:
+            raise InvalidArgument("a message must have exactly the fields role and content", field="message")
+        role, content = message["role"], message["content"]
+    else:
+        raise InvalidArgument(
+            f"a message must be a Message or {{role, content}} (got {type(message).__name__})",
+            field="message",
+        )
+    return Message(role=check_role(role), content=check_content(content))
+
+
+def check_usage(usage: object) -> TokenUsage:
+    if isinstance(usage, TokenUsage):
+        values = usage.as_dict()
+    elif isinstance(usage, Mapping) and set(usage) == {"prompt", "completion", "total"}:
+        values = dict(usage)
+    else:
+        raise InvalidArgument(
+            "usage must have the integer fields prompt, completion and total", field="usage"
+        )
+    return TokenUsage(**{k: check_int(v, f"usage.{k}", minimum=0) for k, v in values.items()})
+
+
+def check_expected_version(expected_version: object) -> int | None:
+    if expected_version is None:
+        return None
+    return check_int(expected_version, "expected_version", minimum=0)
+
+
+def check_actor(actor: object) -> str:
+    if actor is None or actor == "":
+        return SYSTEM_ACTOR
+    if not isinstance(actor, str):
+        raise InvalidArgument("actor must be text", field="actor")
+    return actor[:200]
+
+
+def _check_index(index: int, length: int, *, allow_end: bool = False) -> None:
+    upper = length if allow_end else length - 1
+    if index < 0 or index > upper:
+        raise IndexOutOfRange(index, length)
+
+
+# ---------------------------------------------------------------- set-based position SQL
+# The unique (session, position) constraint is checked row by row on PostgreSQL and SQLite,
+# so a shifted range first goes to distinct negative positions (-(p+delta)-1), then back.
+# Both statements require the caller to hold the session lock.
+
+
+def _shift_to_negative(session_id: uuid.UUID, start: int, stop: int | None, delta: int) -> int:
+    rows = models.Message.objects.filter(session_id=session_id, position__gte=start)
+    if stop is not None:
+        rows = rows.filter(position__lt=stop)
+    return rows.update(position=-(F("position") + delta) - 1)
+
+
+def _restore_negative(session_id: uuid.UUID) -> None:
+    models.Message.objects.filter(session_id=session_id, position__lt=0).update(position=-F("position") - 1)
+
+
+def _shift(session_id: uuid.UUID, start: int, stop: int | None, delta: int) -> None:
+    if _shift_to_negative(session_id, start, stop, delta):
+        _restore_negative(session_id)
+
+
+def _new_rows(session_id: uuid.UUID, start: int, messages: Iterable[Message]) -> list[models.Message]:
+    return [
+        models.Message(session_id=session_id, position=start + i, role=m.role, content=m.content)
+        for i, m in enumerate(messages)
+    ]
+
+
+def _usage_fields(usage: TokenUsage) -> dict[str, int]:
+    return {"usage_prompt": usage.prompt, "usage_completion": usage.completion, "usage_total": usage.total}
+
+
+# ---------------------------------------------------------------- the service
+
+
+class SessionService:
+    """One persisted session. Instances hold only the id: every call reads or locks the database."""
+
+    def __init__(self, session_id: uuid.UUID) -> None:
+        self.id = session_id
+
+    def __repr__(self) -> str:
+        return f"SessionService({self.id})"
+
+    def __len__(self) -> int:
+        return self.len()
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def new(cls, name: str = "", metadata: Mapping[str, Any] | None = None) -> SessionService:
+        if not isinstance(name, str) or len(name) > 200 or "\x00" in name:
+            raise InvalidArgument("name must be text of at most 200 characters", field="name")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgument("metadata must be an object", field="metadata")
+        with transaction.atomic():
+            row = models.Session.objects.create(name=name, metadata=dict(metadata or {}))
+            send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
+        return cls(row.pk)
+
+    @classmethod
+    def get(cls, session_id: uuid.UUID | str) -> SessionService:
+        pk = _parse_id(session_id)
+        if not models.Session.objects.filter(pk=pk).exists():
+            raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+        return cls(pk)
+
+    # ------------------------------------------------------------ reads (no lock)
+
+    def row(self) -> models.Session:
+        try:
+            return models.Session.objects.get(pk=self.id)
+        except models.Session.DoesNotExist:
+            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id)) from None
+
+    def messages(self) -> list[Message]:
+        rows = models.Message.objects.filter(session_id=self.id).order_by("position")
+        return [Message(role=r, content=c) for r, c in rows.values_list("role", "content")]
+
+    def len(self) -> int:
+        return self.row().message_count
+
+    def at(self, index: int) -> Message:
+        check_int(index, "index")
+        found = list(
+            models.Message.objects.filter(session_id=self.id, position=index).values_list("role", "content")
+        )
+        if index < 0 or not found:
+            raise IndexOutOfRange(index, self.len())
+        return Message(role=found[0][0], content=found[0][1])
+
+    def last_usage(self) -> TokenUsage | None:
+        row = self.row()
+        if row.usage_total is None:
+            return None
+        return TokenUsage(prompt=row.usage_prompt, completion=row.usage_completion, total=row.usage_total)
+
+    def version(self) -> int:
+        return self.row().version
+
+    def events(self, after: int = 0) -> list[Event]:
+        check_int(after, "after")
+        rows = models.SessionEvent.objects.filter(session_id=self.id, version__gt=after).order_by("version")
+        return [
+            Event(version=e.version, op=e.op, args=e.args, actor=e.actor, created_at=e.created_at)
+            for e in rows
+        ]
+
+    # ------------------------------------------------------------ the write path
+    # Public writes validate their pure arguments first (no transaction is opened for a
+    # request that can never succeed: on SQLite, BEGIN IMMEDIATE would take the write lock),
+    # then run inside transaction.atomic() with the session row locked.
+
+    def _lock(self, expected_version: int | None) -> models.Session:
+        """Lock the session row for this transaction. Caller is inside transaction.atomic()."""
+        try:
+            row = models.Session.objects.select_for_update(of=("self",)).get(pk=self.id)
+        except models.Session.DoesNotExist:
+            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id)) from None
+        if expected_version is not None and expected_version != row.version:
+            raise VersionConflict(expected_version, row.version)
+        return row
+
+    def _commit(
+        self,
+        row: models.Session,
+        op: str,
+        args: dict[str, Any],
+        actor: str,
+        *,
+        message_count: int | None = None,
+        usage: TokenUsage | None = None,
+    ) -> int:
+        """Bump the version, record the event and queue the broadcast. Caller holds the session lock."""
+        version = row.version + 1
+        fields: dict[str, Any] = {"version": version, "updated_at": timezone.now()}
+        if message_count is not None:
+            fields["message_count"] = message_count
+        if usage is not None:
+            fields.update(_usage_fields(usage))
+        models.Session.objects.filter(pk=row.pk).update(**fields)
+        models.SessionEvent.objects.create(session_id=row.pk, version=version, op=op, args=args, actor=actor)
+        send_event_on_commit(session_changed_event(row.pk, version, op))
+        return version
+
+    # ------------------------------------------------------------ writes
+
+    def append(
+        self, role: str, content: str, *, expected_version: int | None = None, actor: str | None = None
+    ) -> int:
+        message = check_message(Message(role=role, content=content))
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            models.Message.objects.bulk_create(_new_rows(row.pk, row.message_count, [message]))
+            return self._commit(row, "append", message.as_dict(), who, message_count=row.message_count + 1)
+
+    def clear(self, *, expected_version: int | None = None, actor: str | None = None) -> int:
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            models.Message.objects.filter(session_id=row.pk).delete()
+            return self._commit(row, "clear", {"removed_count": row.message_count}, who, message_count=0)
+
+    def remove(self, index: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
+        check_int(index, "index")
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            _check_index(index, row.message_count)
+            target = models.Message.objects.filter(session_id=row.pk, position=index)
+            role, content = target.values_list("role", "content").get()
+            target.delete()
+            _shift(row.pk, index + 1, None, -1)
+            args = {"index": index, "removed": {"role": role, "content": content}}
+            return self._commit(row, "remove", args, who, message_count=row.message_count - 1)
+
+    def replace(
+        self,
+        index: int,
+        message: Message,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        check_int(index, "index")
+        new = check_message(message)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            _check_index(index, row.message_count)
+            target = models.Message.objects.filter(session_id=row.pk, position=index)
+            old_role, old_content = target.values_list("role", "content").get()
+            target.update(role=new.role, content=new.content)
+            args = {"index": index, **new.as_dict(), "previous": {"role": old_role, "content": old_content}}
+            return self._commit(row, "replace", args, who)
+
+    def insert(
+        self,
+        index: int,
+        message: Message,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        check_int(index, "index")
+        new = check_message(message)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            _check_index(index, row.message_count, allow_end=True)
+            _shift(row.pk, index, None, +1)
+            models.Message.objects.bulk_create(_new_rows(row.pk, index, [new]))
+            args = {"index": index, **new.as_dict()}
+            return self._commit(row, "insert", args, who, message_count=row.message_count + 1)
+
+    def prune(self, n: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
+        check_int(n, "n", minimum=0)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            removed = min(2 * n, row.message_count)
+            keep = row.message_count - removed
+            if removed:
+                models.Message.objects.filter(session_id=row.pk, position__gte=keep).delete()
+            args = {"n": n, "removed_count": removed}
+            return self._commit(row, "prune", args, who, message_count=keep)
+
+    def truncate(
+        self,
+        keep_first: int,
+        keep_last: int,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        check_int(keep_first, "keep_first", minimum=0)
+        check_int(keep_last, "keep_last", minimum=0)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            length = row.message_count
+            removed = 0
+            if keep_first + keep_last < length:
+                tail_start = length - keep_last
+                removed = tail_start - keep_first
+                models.Message.objects.filter(
+                    session_id=row.pk, position__gte=keep_first, position__lt=tail_start
+                ).delete()
+                _shift(row.pk, tail_start, None, -removed)
+            args = {"keep_first": keep_first, "keep_last": keep_last, "removed_count": removed}
+            return self._commit(row, "truncate", args, who, message_count=length - removed)
+
+    def set_messages(
+        self,
+        messages: Iterable[Message],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
+            raise InvalidArgument("messages must be a list of messages", field="messages")
+        new = [check_message(m) for m in messages]
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            models.Message.objects.filter(session_id=row.pk).delete()
+            models.Message.objects.bulk_create(_new_rows(row.pk, 0, new), batch_size=2000)
+            args = {"messages": [m.as_dict() for m in new], "removed_count": row.message_count}
+            return self._commit(row, "set_messages", args, who, message_count=len(new))
+
+    def set_usage(
+        self,
+        usage: TokenUsage | None,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        # Go's SetUsage(nil) keeps the previous usage; the call still counts as a write.
+        new = None if usage is None else check_usage(usage)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            args = {"usage": None if new is None else new.as_dict()}
+            return self._commit(row, "set_usage", args, who, usage=new)
+
+    def move(
+        self,
+        from_index: int,
+        to_index: int,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        check_int(from_index, "from_index")
+        check_int(to_index, "to_index")
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            _check_index(from_index, row.message_count)
+            _check_index(to_index, row.message_count)
+            if from_index != to_index:
+                # The moved row parks at its final position in negative form; the rows between
+                # shift one step toward the gap it left; then every negative row flips back.
+                models.Message.objects.filter(session_id=row.pk, position=from_index).update(
+                    position=-to_index - 1
+                )
+                if from_index < to_index:
+                    _shift_to_negative(row.pk, from_index + 1, to_index + 1, -1)
+                else:
+                    _shift_to_negative(row.pk, to_index, from_index, +1)
+                _restore_negative(row.pk)
+            args = {"from_index": from_index, "to_index": to_index}
+            return self._commit(row, "move", args, who)
+
+    def record_exchange(
+        self,
+        prompt: str,
+        response: str,
+        usage: TokenUsage | None = None,
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """What a synapse's Fire commits on success: user prompt + assistant response + usage, one version."""
+        pair = [
+            Message(role=Role.USER, content=check_content(prompt, "prompt")),
+            Message(role=Role.ASSISTANT, content=check_content(response, "response")),
+        ]
+        new_usage = None if usage is None else check_usage(usage)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            models.Message.objects.bulk_create(_new_rows(row.pk, row.message_count, pair))
+            args = {
+                "prompt": pair[0].content,
+                "response": pair[1].content,
+                "usage": None if new_usage is None else new_usage.as_dict(),
+            }
+            return self._commit(
+                row, "record_exchange", args, who, message_count=row.message_count + 2, usage=new_usage
+            )
+
+
+def _parse_id(session_id: uuid.UUID | str) -> uuid.UUID:
+    if isinstance(session_id, uuid.UUID):
+        return session_id
+    try:
+        return uuid.UUID(str(session_id))
+    except (ValueError, TypeError, AttributeError):
+        raise SessionNotFound(f"no session with id {_short_repr(session_id)}", id=str(session_id)) from None

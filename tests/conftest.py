@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://… (.ci/run does)")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://… (.ci/run does)")
+    skip_browser = pytest.mark.skip(
+        reason=f"needs Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)"
+    )
+    has_browser = shutil.which(CHROMIUM) is not None
+    for item in items:
+        if "postgres" in item.keywords and not settings.IS_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(skip_redis)
+        if "browser" in item.keywords and not has_browser:
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test starts with a fresh channel layer (in-memory layers keep groups between tests)."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
