@@ -1,0 +1,379 @@
+"""A session's history: its state at any version, diffs between versions, events in words, export.
+
+Reads only. The state at version N is the nearest snapshot at or below N (or the empty session at
+v0) with the events after it replayed (replay.apply_event). Events never change once written, so
+neither does the state at a version: a snapshot is a cache that can be taken at any time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
+
+from sessions_app import models
+from sessions_app.exceptions import InvalidArgument, SessionError, SessionNotFound
+from sessions_app.replay import apply_event
+from sessions_app.services import Message, TokenUsage, check_int
+
+# A replay longer than this leaves checkpoint snapshots behind (every CHECKPOINT_EVERY versions),
+# so no later read of that session replays more than this many events. See docs/benchmarks.md.
+CHECKPOINT_EVERY = 1000
+
+
+class VersionUnavailable(SessionError):
+    """The version's events were compacted into a later snapshot (compact_events)."""
+
+    code = "version_unavailable"
+    http_status = 410
+
+    def __init__(self, version: int, oldest: int) -> None:
+        super().__init__(
+            f"version {version} is no longer kept (older events were compacted); "
+            f"the oldest version available is v{oldest}",
+            version=version,
+            oldest_version=oldest,
+        )
+        self.version = version
+        self.oldest = oldest
+
+
+@dataclass(frozen=True)
+class VersionState:
+    version: int
+    messages: list[Message]
+    usage: TokenUsage | None
+
+
+@dataclass(frozen=True)
+class DiffEntry:
+    kind: str  # "added" | "removed" | "changed"
+    old_index: int | None
+    new_index: int | None
+    old: Message | None
+    new: Message | None
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    old_version: int
+    new_version: int
+    entries: list[DiffEntry] = field(default_factory=list)
+    old_usage: TokenUsage | None = None
+    new_usage: TokenUsage | None = None
+    old_len: int = 0
+    new_len: int = 0
+
+    @property
+    def added(self) -> int:
+        return sum(e.kind == "added" for e in self.entries)
+
+    @property
+    def removed(self) -> int:
+        return sum(e.kind == "removed" for e in self.entries)
+
+    @property
+    def changed(self) -> int:
+        return sum(e.kind == "changed" for e in self.entries)
+
+    @property
+    def usage_changed(self) -> bool:
+        return self.old_usage != self.new_usage
+
+
+# ---------------------------------------------------------------- state at a version
+
+
+def latest_version(session_id: uuid.UUID) -> int:
+    found = models.Session.objects.filter(pk=session_id).values_list("version", flat=True).first()
+    if found is None:
+        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+    return found
+
+
+def oldest_version(session_id: uuid.UUID) -> int:
+    """The oldest version that can still be rebuilt: v0 unless events were compacted away."""
+    first_event = (
+        models.SessionEvent.objects.filter(session_id=session_id)
+        .order_by("version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    if first_event == 1:
+        return 0
+    # compact_events keeps exactly one snapshot below the first kept event: the one it folded into.
+    snapshot = (
+        models.SessionSnapshot.objects.filter(session_id=session_id)
+        .order_by("version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    if snapshot is None:
+        return 0 if first_event is None else first_event - 1
+    return snapshot
+
+
+def _usage(value: dict[str, int] | None) -> TokenUsage | None:
+    return None if value is None else TokenUsage(**value)
+
+
+def _usage_json(usage: TokenUsage | None) -> dict[str, int] | None:
+    return None if usage is None else usage.as_dict()
+
+
+def state_at(session_id: uuid.UUID, version: int, *, current_version: int | None = None) -> VersionState:
+    """The session's messages and usage right after the write that made ``version`` (v0: empty).
+
+    ``current_version`` lets a caller that holds the session lock skip re-reading it.
+    """
+    check_int(version, "version", minimum=0)
+    latest = latest_version(session_id) if current_version is None else current_version
+    if version > latest:
+        raise InvalidArgument(
+            f"version {version} does not exist: this session is at v{latest}", field="version"
+        )
+    snapshot = (
+        models.SessionSnapshot.objects.filter(session_id=session_id, version__lte=version)
+        .order_by("-version")
+        .values_list("version", "messages", "usage")
+        .first()
+    )
+    if snapshot is None:
+        base, messages, usage = 0, [], None
+    else:
+        base = snapshot[0]
+        messages = [Message(m["role"], m["content"]) for m in snapshot[1]]
+        usage = _usage(snapshot[2])
+    events = (
+        models.SessionEvent.objects.filter(session_id=session_id, version__gt=base, version__lte=version)
+        .order_by("version")
+        .values_list("version", "op", "args")
+    )
+    checkpoints: list[models.SessionSnapshot] = []
+    replayed = 0
+    expected = base + 1
+    for event_version, op, args in events.iterator(chunk_size=2000):
+        if event_version != expected:  # a gap: the events before it were compacted away
+            break
+        usage = apply_event(messages, usage, op, args)
+        expected += 1
+        replayed += 1
+        if event_version % CHECKPOINT_EVERY == 0:
+            checkpoints.append(_snapshot_row(session_id, event_version, messages, usage))
+    if expected != version + 1:
+        raise VersionUnavailable(version, oldest_version(session_id))
+    if replayed >= CHECKPOINT_EVERY:
+        _save_checkpoints(checkpoints)
+    return VersionState(version=version, messages=messages, usage=usage)
+
+
+def _snapshot_row(
+    session_id: uuid.UUID, version: int, messages: Iterable[Message], usage: TokenUsage | None
+) -> models.SessionSnapshot:
+    return models.SessionSnapshot(
+        session_id=session_id,
+        version=version,
+        messages=[m.as_dict() for m in messages],
+        usage=_usage_json(usage),
+    )
+
+
+def _save_checkpoints(rows: list[models.SessionSnapshot]) -> None:
+    """Best effort: a checkpoint is a cache, so losing a race (or the session) only costs speed."""
+    if not rows:
+        return
+    try:
+        with transaction.atomic():
+            models.SessionSnapshot.objects.bulk_create(rows, ignore_conflicts=True)
+    except DatabaseError:  # e.g. the session was deleted meanwhile, or SQLite stayed busy
+        pass
+
+
+def take_snapshot(session_id: uuid.UUID, version: int) -> models.SessionSnapshot:
+    """Store the state at ``version`` (used by compact_events). Caller holds the session lock."""
+    state = state_at(session_id, version)
+    row, _ = models.SessionSnapshot.objects.update_or_create(
+        session_id=session_id,
+        version=version,
+        defaults={"messages": [m.as_dict() for m in state.messages], "usage": _usage_json(state.usage)},
+    )
+    return row
+
+
+# ---------------------------------------------------------------- diff
+
+
+def diff(old: VersionState, new: VersionState) -> VersionDiff:
+    """Messages added, removed and changed from ``old`` to ``new``, plus the usage change.
+
+    A changed message is one whose slot was rewritten in place (same count replaced); unequal
+    runs pair up as changed and the rest count as added or removed.
+    """
+    a = [(m.role, m.content) for m in old.messages]
+    b = [(m.role, m.content) for m in new.messages]
+    entries: list[DiffEntry] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for k in range(paired):
+            entries.append(DiffEntry("changed", i1 + k, j1 + k, old.messages[i1 + k], new.messages[j1 + k]))
+        for i in range(i1 + paired, i2):
+            entries.append(DiffEntry("removed", i, None, old.messages[i], None))
+        for j in range(j1 + paired, j2):
+            entries.append(DiffEntry("added", None, j, None, new.messages[j]))
+    return VersionDiff(
+        old_version=old.version,
+        new_version=new.version,
+        entries=entries,
+        old_usage=old.usage,
+        new_usage=new.usage,
+        old_len=len(a),
+        new_len=len(b),
+    )
+
+
+def diff_versions(session_id: uuid.UUID, old_version: int, new_version: int) -> VersionDiff:
+    latest = latest_version(session_id)
+    return diff(
+        state_at(session_id, old_version, current_version=latest),
+        state_at(session_id, new_version, current_version=latest),
+    )
+
+
+# ---------------------------------------------------------------- events in words
+
+
+def snippet(content: str, limit: int = 40) -> str:
+    """The start of a message on one line, quoted: '{"decision"…'."""
+    text = " ".join(str(content).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"'{text}'"
+
+
+def _message(args: dict[str, Any]) -> str:
+    return f"{args.get('role', '?')}: {snippet(args.get('content', ''))}"
+
+
+def _removed(args: dict[str, Any]) -> str:
+    count = args.get("removed_count")
+    return "" if count is None else f" ({count} removed)"
+
+
+def describe_usage(usage: dict[str, int] | TokenUsage | None) -> str:
+    if usage is None:
+        return "no usage"
+    values = usage.as_dict() if isinstance(usage, TokenUsage) else usage
+    return f"{values['prompt']} prompt + {values['completion']} completion = {values['total']} tokens"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def describe(op: str, args: dict[str, Any]) -> str:
+    """One event's operation and arguments in words, e.g. "truncated to first 1 + last 4 (12 removed)"."""
+    if op == "create":
+        return "created the session"
+    if op == "append":
+        return f"appended a message ({_message(args)})"
+    if op == "clear":
+        return f"cleared all messages{_removed(args)}"
+    if op == "remove":
+        return f"removed message {args['index']} ({_message(args.get('removed') or {})})"
+    if op == "replace":
+        previous = args.get("previous")
+        was = f" (was {_message(previous)})" if previous else ""
+        return f"replaced message {args['index']} with {_message(args)}{was}"
+    if op == "insert":
+        return f"inserted message {args['index']} ({_message(args)})"
+    if op == "prune":
+        return f"pruned the last {_plural(args['n'], 'pair')}{_removed(args)}"
+    if op == "truncate":
+        return f"truncated to first {args['keep_first']} + last {args['keep_last']}{_removed(args)}"
+    if op == "set_messages":
+        return f"set all messages to {_plural(len(args['messages']), 'message')}{_removed(args)}"
+    if op == "set_usage":
+        if args.get("usage") is None:
+            return "set usage to none (the previous usage stays)"
+        return f"set usage to {describe_usage(args['usage'])}"
+    if op == "move":
+        return f"moved message {args['from_index']} to position {args['to_index']}"
+    if op == "record_exchange":
+        usage = "" if args.get("usage") is None else f", usage {describe_usage(args['usage'])}"
+        return (
+            f"recorded an exchange (user: {snippet(args['prompt'])} → "
+            f"assistant: {snippet(args['response'])}){usage}"
+        )
+    if op == "restore":
+        return (
+            f"restored version {args.get('restored_version', '?')} "
+            f"({_plural(len(args['messages']), 'message')}, {describe_usage(args.get('usage'))})"
+            f"{_removed(args)}"
+        )
+    return f"{op} {snippet(repr(args), 80)}"
+
+
+def describe_event(event: models.SessionEvent) -> str:
+    return describe(event.op, event.args)
+
+
+def events_newest_first(session_id: uuid.UUID) -> QuerySet[models.SessionEvent]:
+    return models.SessionEvent.objects.filter(session_id=session_id).order_by("-version")
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_history(session_id: uuid.UUID) -> dict[str, Any]:
+    """The session and its whole kept history as JSON-safe data.
+
+    ``base`` is the state the first kept event applies to: the empty session at v0, or the
+    snapshot the older events were compacted into. Replaying ``events`` on it gives every kept
+    version.
+    """
+    try:
+        session = models.Session.objects.get(pk=session_id)
+    except models.Session.DoesNotExist:
+        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id)) from None
+    oldest = oldest_version(session_id)
+    if oldest == 0:
+        base: dict[str, Any] = {"version": 0, "messages": [], "usage": None}
+    else:
+        snap = models.SessionSnapshot.objects.get(session_id=session_id, version=oldest)
+        base = {"version": oldest, "messages": snap.messages, "usage": snap.usage}
+    events = (
+        models.SessionEvent.objects.filter(session_id=session_id, version__gt=oldest)
+        .order_by("version")
+        .values_list("version", "op", "args", "actor", "created_at")
+    )
+    return {
+        "format": "zyn-session-history/1",
+        "session": {
+            "id": str(session.pk),
+            "name": session.name,
+            "metadata": session.metadata,
+            "version": session.version,
+            "created_at": session.created_at.isoformat(),
+            "updated_at": session.updated_at.isoformat(),
+        },
+        "base": base,
+        "events": [
+            {
+                "version": v,
+                "op": op,
+                "args": args,
+                "actor": actor,
+                "at": at.isoformat(),
+                "description": describe(op, args),
+            }
+            for v, op, args, actor, at in events.iterator(chunk_size=2000)
+        ],
+    }
