@@ -70,16 +70,17 @@ def plan_inline_changes(formset: BaseInlineFormSet) -> list[tuple[str, tuple[Any
         if not form.has_changed() and form.instance.pk is None:
             continue  # an untouched extra row
         data = form.cleaned_data
+        # form.initial: the row as loaded (validation already copied the new values onto form.instance).
         if form.instance.pk is not None and formset._should_delete_form(form):
-            removed.append(form.instance.position)
+            removed.append(form.initial["position"])
             continue
         message = Message(data["role"], data["content"])
         wanted = data.get("position")
         if form.instance.pk is None:
             added.append(_Item(message, None, math.inf if wanted is None else wanted))
             continue
-        original = form.instance.position
-        edited = (data["role"], data["content"]) != (form.instance.role, form.instance.content)
+        original = form.initial["position"]
+        edited = (data["role"], data["content"]) != (form.initial["role"], form.initial["content"])
         kept.append(_Item(message, original, original if wanted is None else wanted, edited))
 
     def sort_key(item: _Item) -> tuple[float, int, float]:
@@ -109,19 +110,33 @@ def plan_inline_changes(formset: BaseInlineFormSet) -> list[tuple[str, tuple[Any
     return calls
 
 
+def _same_text(a: str, b: str) -> bool:
+    return a.replace("\r\n", "\n") == b.replace("\r\n", "\n")
+
+
 class MessageInlineForm(forms.ModelForm):
     position = forms.IntegerField(
         min_value=0, required=False, help_text="Change to move the message; blank on a new row appends it."
+    )
+    # Content is kept exactly (no strip); browsers post textarea newlines as CRLF, see clean_content.
+    content = forms.CharField(
+        required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80})
     )
 
     class Meta:
         model = models.Message
         fields = ["position", "role", "content"]
-        widgets = {"content": forms.Textarea(attrs={"rows": 2, "cols": 80})}
 
     def validate_unique(self) -> None:
         # A reorder passes through duplicate positions; the service keeps them dense and unique.
         pass
+
+    def clean_content(self) -> str:
+        content = self.cleaned_data["content"]
+        original = self.initial.get("content")
+        if original is not None and _same_text(content, original):
+            return original  # an untouched textarea: the browser's CRLFs are not an edit
+        return content.replace("\r\n", "\n")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -149,7 +164,8 @@ class MessageInlineFormSet(BaseInlineFormSet):
                 final += 1
         for form in self.forms:
             wanted = form.cleaned_data.get("position")
-            if wanted is not None and wanted >= final and not self._should_delete_form(form):
+            moved = wanted is not None and wanted != form.initial.get("position")
+            if moved and wanted >= final and not self._should_delete_form(form):
                 form.add_error(
                     "position", f"position must be between 0 and {final - 1} (the session will have {final})"
                 )
