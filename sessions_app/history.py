@@ -144,19 +144,26 @@ def state_at(session_id: uuid.UUID, version: int, *, current_version: int | None
         .first()
     )
     if snapshot is None:
-        base, messages, usage = 0, [], None
+        base = VersionState(version=0, messages=[], usage=None)
     else:
-        base = snapshot[0]
         messages = [Message(m["role"], m["content"]) for m in snapshot[1]]
-        usage = _usage(snapshot[2])
+        base = VersionState(version=snapshot[0], messages=messages, usage=_usage(snapshot[2]))
+    return _replay_forward(session_id, base, version)
+
+
+def _replay_forward(session_id: uuid.UUID, base: VersionState, version: int) -> VersionState:
+    """Apply the events after ``base`` up to ``version``; ``base.messages`` becomes the result's list."""
+    messages, usage = base.messages, base.usage
     events = (
-        models.SessionEvent.objects.filter(session_id=session_id, version__gt=base, version__lte=version)
+        models.SessionEvent.objects.filter(
+            session_id=session_id, version__gt=base.version, version__lte=version
+        )
         .order_by("version")
         .values_list("version", "op", "args")
     )
     checkpoints: list[models.SessionSnapshot] = []
     replayed = 0
-    expected = base + 1
+    expected = base.version + 1
     for event_version, op, args in events.iterator(chunk_size=2000):
         if event_version != expected:  # a gap: the events before it were compacted away
             break
@@ -241,10 +248,33 @@ def diff(old: VersionState, new: VersionState) -> VersionDiff:
 
 def diff_versions(session_id: uuid.UUID, old_version: int, new_version: int) -> VersionDiff:
     latest = latest_version(session_id)
-    return diff(
-        state_at(session_id, old_version, current_version=latest),
-        state_at(session_id, new_version, current_version=latest),
+    old = state_at(session_id, old_version, current_version=latest)
+    return diff(old, state_after(session_id, old, new_version, current_version=latest))
+
+
+def state_after(
+    session_id: uuid.UUID, known: VersionState, version: int, *, current_version: int | None = None
+) -> VersionState:
+    """The state at ``version``, replaying on from an already rebuilt ``known`` state when that is
+    closer than any snapshot (two nearby versions then cost one replay, not two)."""
+    check_int(version, "version", minimum=0)
+    if version < known.version:
+        return state_at(session_id, version, current_version=current_version)
+    nearest = (
+        models.SessionSnapshot.objects.filter(session_id=session_id, version__lte=version)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
     )
+    if nearest is not None and nearest > known.version:
+        return state_at(session_id, version, current_version=current_version)
+    latest = latest_version(session_id) if current_version is None else current_version
+    if version > latest:
+        raise InvalidArgument(
+            f"version {version} does not exist: this session is at v{latest}", field="version"
+        )
+    start = VersionState(version=known.version, messages=list(known.messages), usage=known.usage)
+    return _replay_forward(session_id, start, version)
 
 
 # ---------------------------------------------------------------- events in words

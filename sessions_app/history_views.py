@@ -109,9 +109,9 @@ def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     try:
         new = _int_param(request.GET.get("to", session.version), "to")
         old = _int_param(request.GET.get("from", max(0, new - 1)), "from")
+        before = history.state_at(session.pk, old, current_version=session.version)
         result = history.diff(
-            history.state_at(session.pk, old, current_version=session.version),
-            history.state_at(session.pk, new, current_version=session.version),
+            before, history.state_after(session.pk, before, new, current_version=session.version)
         )
     except SessionError as exc:
         return _error(request, session, exc)
