@@ -224,10 +224,20 @@ def diff(old: VersionState, new: VersionState) -> VersionDiff:
     a = [(m.role, m.content) for m in old.messages]
     b = [(m.role, m.content) for m in new.messages]
     entries: list[DiffEntry] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # Versions close together share long runs at both ends: match those in O(n) and give
+    # SequenceMatcher (quadratic at worst) only the middle that differs.
+    head = 0
+    limit = min(len(a), len(b))
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    matcher = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
+        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
         paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         for k in range(paired):
             entries.append(DiffEntry("changed", i1 + k, j1 + k, old.messages[i1 + k], new.messages[j1 + k]))

@@ -94,6 +94,23 @@ def test_state_at_every_version_equals_the_state_the_session_had_then(seed, monk
         a, b = sorted(rng.sample(sorted(seen), 2))
         later = history.state_after(s.id, history.state_at(s.id, a), b)
         assert (later.messages, later.usage) == seen[b], f"seed {seed}, v{a} → v{b}"
+        assert_diff_is_an_edit_script(history.diff_versions(s.id, a, b), seen[a][0], seen[b][0])
+
+
+def assert_diff_is_an_edit_script(d: history.VersionDiff, old: list[Message], new: list[Message]) -> None:
+    """Every entry points at the right messages, and what no entry touches is the same on both sides."""
+    touched_old, touched_new = set(), set()
+    for e in d.entries:
+        if e.old_index is not None:
+            assert old[e.old_index] == e.old
+            touched_old.add(e.old_index)
+        if e.new_index is not None:
+            assert new[e.new_index] == e.new
+            touched_new.add(e.new_index)
+    assert [m for i, m in enumerate(old) if i not in touched_old] == [
+        m for j, m in enumerate(new) if j not in touched_new
+    ]
+    assert len(old) - d.removed + d.added == len(new)
 
 
 def test_state_at_rejects_versions_that_do_not_exist():
