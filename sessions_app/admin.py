@@ -116,7 +116,10 @@ def _same_text(a: str, b: str) -> bool:
 
 class MessageInlineForm(forms.ModelForm):
     position = forms.IntegerField(
-        min_value=0, required=False, help_text="Change to move the message; blank on a new row appends it."
+        min_value=0,
+        required=False,
+        widget=forms.NumberInput(attrs={"style": "width: 5em"}),
+        help_text="Change to move the message; blank on a new row appends it.",
     )
     # Content is kept exactly (no strip); browsers post textarea newlines as CRLF, see clean_content.
     content = forms.CharField(
