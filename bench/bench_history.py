@@ -11,8 +11,8 @@ the end. Target (issue 5): showing version N and diffing two versions in at most
 
 What is measured (median of --repeat runs, ms):
 * state_at(N) replaying from v0 with no snapshots at all (the cost a snapshot-less design pays);
-* the first view of a session without snapshots (replays, and leaves checkpoints every
-  history.CHECKPOINT_EVERY versions), then state_at(N) for versions spread over the log, from checkpoints;
+* the first view of a session without snapshots (replays, and leaves one checkpoint at a multiple
+  of history.CHECKPOINT_EVERY), then state_at(N) for versions spread over the log, from checkpoints;
 * diff of two adjacent versions and of two versions 5,000 apart;
 * the version page and the diff page through Django's test client (query + replay + render).
 """
@@ -102,13 +102,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse (and keep) the bench session of a previous --reuse run"
+    )
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     print(f"database: {engine}; events: {args.events}; checkpoint every {history.CHECKPOINT_EVERY} versions")
     started = time.perf_counter()
-    s = build(args.events)
+    kept = models.Session.objects.filter(name="history bench (kept)", version=args.events).first()
+    if args.reuse and kept is not None:
+        s = SessionService(kept.pk)
+    else:
+        s = build(args.events)
+        if args.reuse:
+            models.Session.objects.filter(pk=s.id).update(name="history bench (kept)")
     row = s.row()
     print(
         f"built v{row.version} with {row.message_count} messages in {time.perf_counter() - started:.1f} s "
@@ -175,7 +184,8 @@ def main() -> None:
             assert client.get(url).status_code == 200, url
             rows.append((f"GET {label}", median_ms(lambda url=url: client.get(url), args.repeat)))
     finally:
-        models.Session.objects.filter(pk=s.id).delete()
+        if not args.reuse:
+            models.Session.objects.filter(pk=s.id).delete()
         User.objects.filter(username="bench-history").delete()
 
     width = max(len(label) for label, _ in rows)
