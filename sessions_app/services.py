@@ -317,10 +317,10 @@ class SessionService:
         fields: dict[str, Any] = {"version": version, "updated_at": timezone.now()}
         if message_count is not None:
             fields["message_count"] = message_count
+        if clear_usage:  # only restore: "no usage at that version" is a state, unlike set_usage(None)
+            fields.update(usage_prompt=None, usage_completion=None, usage_total=None)
         if usage is not None:
             fields.update(_usage_fields(usage))
-        elif clear_usage:  # only restore: "no usage at that version" is a state, unlike set_usage(None)
-            fields.update(usage_prompt=None, usage_completion=None, usage_total=None)
         models.Session.objects.filter(pk=row.pk).update(**fields)
         models.SessionEvent.objects.create(session_id=row.pk, version=version, op=op, args=args, actor=actor)
         send_event_on_commit(session_changed_event(row.pk, version, op))
