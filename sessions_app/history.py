@@ -137,18 +137,35 @@ def state_at(session_id: uuid.UUID, version: int, *, current_version: int | None
         raise InvalidArgument(
             f"version {version} does not exist: this session is at v{latest}", field="version"
         )
-    snapshot = (
-        models.SessionSnapshot.objects.filter(session_id=session_id, version__lte=version)
+    return _replay_forward(session_id, _nearest_base(session_id, version), version)
+
+
+def _nearest_base(session_id: uuid.UUID, version: int, known: VersionState | None = None) -> VersionState:
+    """The latest full state at or below ``version`` to replay from: a snapshot, a restore event (its
+    args hold the whole state, so the events before it are not even decoded), an already rebuilt
+    ``known`` state, or the empty v0."""
+    snapshots = models.SessionSnapshot.objects.filter(session_id=session_id, version__lte=version)
+    snapshot_version = snapshots.order_by("-version").values_list("version", flat=True).first() or 0
+    floor = snapshot_version if known is None else max(snapshot_version, known.version)
+    restore = (
+        models.SessionEvent.objects.filter(
+            session_id=session_id, op="restore", version__gt=floor, version__lte=version
+        )
         .order_by("-version")
-        .values_list("version", "messages", "usage")
+        .values_list("version", "args")
         .first()
     )
-    if snapshot is None:
-        base = VersionState(version=0, messages=[], usage=None)
-    else:
-        messages = [Message(m["role"], m["content"]) for m in snapshot[1]]
-        base = VersionState(version=snapshot[0], messages=messages, usage=_usage(snapshot[2]))
-    return _replay_forward(session_id, base, version)
+    if restore is not None:
+        found, args = restore
+        messages = [Message(m["role"], m["content"]) for m in args["messages"]]
+        return VersionState(version=found, messages=messages, usage=_usage(args.get("usage")))
+    if known is not None and known.version >= snapshot_version:
+        return VersionState(version=known.version, messages=list(known.messages), usage=known.usage)
+    if snapshot_version == 0:
+        return VersionState(version=0, messages=[], usage=None)
+    stored, usage = snapshots.filter(version=snapshot_version).values_list("messages", "usage").get()
+    messages = [Message(m["role"], m["content"]) for m in stored]
+    return VersionState(version=snapshot_version, messages=messages, usage=_usage(usage))
 
 
 def _replay_forward(session_id: uuid.UUID, base: VersionState, version: int) -> VersionState:
@@ -266,26 +283,17 @@ def diff_versions(session_id: uuid.UUID, old_version: int, new_version: int) -> 
 def state_after(
     session_id: uuid.UUID, known: VersionState, version: int, *, current_version: int | None = None
 ) -> VersionState:
-    """The state at ``version``, replaying on from an already rebuilt ``known`` state when that is
-    closer than any snapshot (two nearby versions then cost one replay, not two)."""
+    """The state at ``version``, replaying on from an already rebuilt ``known`` state when nothing
+    closer is stored (two nearby versions then cost one replay, not two)."""
     check_int(version, "version", minimum=0)
     if version < known.version:
-        return state_at(session_id, version, current_version=current_version)
-    nearest = (
-        models.SessionSnapshot.objects.filter(session_id=session_id, version__lte=version)
-        .order_by("-version")
-        .values_list("version", flat=True)
-        .first()
-    )
-    if nearest is not None and nearest > known.version:
         return state_at(session_id, version, current_version=current_version)
     latest = latest_version(session_id) if current_version is None else current_version
     if version > latest:
         raise InvalidArgument(
             f"version {version} does not exist: this session is at v{latest}", field="version"
         )
-    start = VersionState(version=known.version, messages=list(known.messages), usage=known.usage)
-    return _replay_forward(session_id, start, version)
+    return _replay_forward(session_id, _nearest_base(session_id, version, known), version)
 
 
 # ---------------------------------------------------------------- events in words
