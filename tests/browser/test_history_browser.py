@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -18,6 +19,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "pw-not-secret-123"
+PORTS = range(8300, 8400)  # this helper's share of ports on the shared machine
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+# pytest-django's live_server reads this once, when the session-scoped server starts.
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"127.0.0.1:{_free_port()}")
 
 
 @pytest.fixture
@@ -44,7 +61,10 @@ def signed_in(browser, live_server, username: str):
     return page
 
 
-def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, live_server):
+@pytest.fixture
+def triage() -> SessionService:
+    """Made before the browser starts: writes publish through async_to_sync, which cannot run in a
+    thread where Playwright's event loop is running."""
     ensure_role_groups()
     for name in ("erin", "ed"):
         user = User.objects.create_user(name, password=PASSWORD)
@@ -53,7 +73,11 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     s.append("system", "Answer in JSON.", actor="api:bot")  # v1
     s.record_exchange("Classify: refund please", '{"decision": "billing"}', TokenUsage(10, 5, 15))  # v2
     s.truncate(1, 0, actor="ed")  # v3: the exchange is gone
+    return s
 
+
+def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(triage, live_server, browser):
+    s = triage
     first = signed_in(browser, live_server, "erin")
     second = signed_in(browser, live_server, "ed")
     history_url = f"{live_server.url}/sessions/{s.id}/history/"
