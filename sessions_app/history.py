@@ -7,8 +7,10 @@ neither does the state at a version: a snapshot is a cache that can be taken at 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +235,57 @@ def take_snapshot(session_id: uuid.UUID, version: int) -> models.SessionSnapshot
 # ---------------------------------------------------------------- diff
 
 
+# Stretches longer than this are matched with SequenceMatcher's "popular item" heuristic on, so
+# many identical messages ("ok", "continue") cannot make a diff quadratic; any match it finds is real.
+_EXACT_GAP = 200
+
+
+def _longest_increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of ``pairs`` (sorted by i) whose j also increases (patience sorting)."""
+    tails_j: list[int] = []
+    tails: list[int] = []
+    back = [-1] * len(pairs)
+    for index, (_, j) in enumerate(pairs):
+        k = bisect.bisect_left(tails_j, j)
+        if k:
+            back[index] = tails[k - 1]
+        if k == len(tails_j):
+            tails_j.append(j)
+            tails.append(index)
+        else:
+            tails_j[k], tails[k] = j, index
+    run: list[tuple[int, int]] = []
+    index = tails[-1] if tails else -1
+    while index != -1:
+        run.append(pairs[index])
+        index = back[index]
+    return run[::-1]
+
+
+def _matches(a: list[tuple[str, str]], b: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Pairs (i, j) with a[i] == b[j], increasing in both: a long common subsequence.
+
+    Patience diff: messages that occur exactly once on each side anchor the match in O(n log n);
+    only the stretches between anchors go to SequenceMatcher, which is quadratic on its own.
+    """
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {item: j for j, item in enumerate(b) if count_b[item] == 1}
+    unique = [(i, where_b[item]) for i, item in enumerate(a) if count_a[item] == 1 and item in where_b]
+    pairs: list[tuple[int, int]] = []
+    i0 = j0 = 0
+    for i, j in [*_longest_increasing(unique), (len(a), len(b))]:
+        if i > i0 and j > j0:
+            gap_a, gap_b = a[i0:i], b[j0:j]
+            big = len(gap_a) > _EXACT_GAP and len(gap_b) > _EXACT_GAP
+            matcher = difflib.SequenceMatcher(None, gap_a, gap_b, autojunk=big)
+            for block in matcher.get_matching_blocks():
+                pairs.extend((i0 + block.a + k, j0 + block.b + k) for k in range(block.size))
+        if i < len(a):
+            pairs.append((i, j))
+        i0, j0 = i + 1, j + 1
+    return pairs
+
+
 def diff(old: VersionState, new: VersionState) -> VersionDiff:
     """Messages added, removed and changed from ``old`` to ``new``, plus the usage change.
 
@@ -242,27 +295,16 @@ def diff(old: VersionState, new: VersionState) -> VersionDiff:
     a = [(m.role, m.content) for m in old.messages]
     b = [(m.role, m.content) for m in new.messages]
     entries: list[DiffEntry] = []
-    # Versions close together share long runs at both ends: match those in O(n) and give
-    # SequenceMatcher (quadratic at worst) only the middle that differs.
-    head = 0
-    limit = min(len(a), len(b))
-    while head < limit and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < limit - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
-        tail += 1
-    matcher = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        i1, i2, j1, j2 = i1 + head, i2 + head, j1 + head, j2 + head
-        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+    i0 = j0 = 0
+    for i, j in [*_matches(a, b), (len(a), len(b))]:
+        paired = min(i - i0, j - j0)
         for k in range(paired):
-            entries.append(DiffEntry("changed", i1 + k, j1 + k, old.messages[i1 + k], new.messages[j1 + k]))
-        for i in range(i1 + paired, i2):
-            entries.append(DiffEntry("removed", i, None, old.messages[i], None))
-        for j in range(j1 + paired, j2):
-            entries.append(DiffEntry("added", None, j, None, new.messages[j]))
+            entries.append(DiffEntry("changed", i0 + k, j0 + k, old.messages[i0 + k], new.messages[j0 + k]))
+        for r in range(i0 + paired, i):
+            entries.append(DiffEntry("removed", r, None, old.messages[r], None))
+        for r in range(j0 + paired, j):
+            entries.append(DiffEntry("added", None, r, None, new.messages[r]))
+        i0, j0 = i + 1, j + 1
     return VersionDiff(
         old_version=old.version,
         new_version=new.version,

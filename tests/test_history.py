@@ -298,3 +298,27 @@ def test_concurrent_undos_of_the_same_version_apply_once():
         history.state_at(s.id, 3).messages,
         history.state_at(s.id, 3).usage,
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_diff_is_a_valid_edit_script_with_many_repeated_messages(seed):
+    """Patience anchors plus SequenceMatcher in the gaps, also past the exact-match gap size."""
+    rng = random.Random(seed)
+    pool = [Message("user", "ok"), Message("assistant", "ok"), Message("user", "continue")]
+    old = [rng.choice(pool) if rng.random() < 0.6 else Message("user", f"u{i}") for i in range(600)]
+    new = list(old)
+    for _ in range(rng.randint(1, 80)):
+        k = rng.randrange(len(new))
+        action = rng.random()
+        if action < 0.3:
+            del new[k]
+        elif action < 0.6:
+            new.insert(k, rng.choice(pool + [Message("system", f"n{k}")]))
+        else:
+            new[k] = Message("assistant", f"changed {k}")
+    if seed % 2:
+        scrambled = new[:250]  # a long scrambled stretch
+        rng.shuffle(scrambled)
+        new[:250] = scrambled
+    d = history.diff(history.VersionState(1, old, None), history.VersionState(2, new, None))
+    assert_diff_is_an_edit_script(d, old, new)
