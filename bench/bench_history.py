@@ -119,10 +119,10 @@ def main() -> None:
         if args.reuse:
             models.Session.objects.filter(pk=s.id).update(name="history bench (kept, v2 mix)")
     row = s.row()
-    print(
-        f"built v{row.version} with {row.message_count} messages in {time.perf_counter() - started:.1f} s "
-        f"through SessionService"
-    )
+    how = "reused" if time.perf_counter() - started < 1 else f"built in {time.perf_counter() - started:.1f} s"
+    print(f"session v{row.version} with {row.message_count} messages ({how} through SessionService)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min) before timing: {load} on {os.cpu_count()} CPUs")
     last = row.version
     rows: list[tuple[str, float]] = []
     try:
@@ -191,6 +191,7 @@ def main() -> None:
             models.Session.objects.filter(pk=s.id).delete()
         User.objects.filter(username="bench-history").delete()
 
+    print("load average after timing: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     width = max(len(label) for label, _ in rows)
     print(f"\n| {'measurement'.ljust(width)} | median ms | vs 200 ms target |")
     print(f"|{'-' * (width + 2)}|----------:|-----------------:|")
