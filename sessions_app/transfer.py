@@ -195,7 +195,7 @@ def _documents(lines: Iterable[str], fmt: str) -> Iterator[tuple[int, object]]:
         return
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
-            yield number, _parse_json(raw, number)
+            yield number, _parse_json(raw.strip(), number)
 
 
 def parse(
