@@ -285,9 +285,7 @@ def test_api_key_requests_need_no_csrf_token(write_key):
 
 
 def test_rate_limit_per_key_is_429_with_retry_after(settings, write_key, read_key):
-    from django.core.cache import cache
 
-    cache.clear()
     settings.ZYN_API_RATE_LIMIT = 3
     settings.ZYN_API_RATE_WINDOW = 60
     for _ in range(3):
@@ -300,9 +298,7 @@ def test_rate_limit_per_key_is_429_with_retry_after(settings, write_key, read_ke
 
 
 def test_rate_window_resets():
-    from django.core.cache import cache
 
-    cache.clear()
     key, _ = apikeys.create_key("windowed", "read")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("django.conf.settings.ZYN_API_RATE_LIMIT", 1, raising=False)

@@ -232,9 +232,7 @@ def test_version_conflict_carries_both_versions(remote):
 
 
 def test_rate_limited_calls_are_retried_after_retry_after(api_server, settings):
-    from django.core.cache import cache
 
-    cache.clear()
     settings.ZYN_API_RATE_LIMIT = 2
     settings.ZYN_API_RATE_WINDOW = 1
     raw = apikeys.create_key("limited", "write")[1]

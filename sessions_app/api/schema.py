@@ -13,6 +13,8 @@ from sessions_app.services import MAX_BIGINT
 
 INT64 = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
 INDEX = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
+# Text the service stores: no NUL (PostgreSQL text cannot hold it); at most ZYN_MAX_CONTENT_BYTES UTF-8 bytes.
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -38,7 +40,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["role", "content"],
         "additionalProperties": False,
-        "properties": {"role": ref("Role"), "content": {"type": "string"}},
+        "properties": {"role": ref("Role"), "content": TEXT},
     },
     "Usage": {
         "type": "object",
@@ -74,7 +76,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "maxLength": 200},
+            "name": {**TEXT, "maxLength": 200},
             "metadata": {"type": "object"},
         },
     },
@@ -145,7 +147,7 @@ EXPECTED_VERSION = {
 
 # op → (summary, properties of the body); required = every property except those listed optional.
 WRITE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
-    "append": ("Add a message to the end", {"role": ref("Role"), "content": {"type": "string"}}),
+    "append": ("Add a message to the end", {"role": ref("Role"), "content": TEXT}),
     "insert": ("Insert a message at index (0..len)", {"index": INDEX, "message": ref("Message")}),
     "replace": ("Replace the message at index", {"index": INDEX, "message": ref("Message")}),
     "remove": ("Remove the message at index", {"index": INDEX}),
@@ -163,7 +165,7 @@ WRITE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "record_exchange": (
         "Append a user prompt and the assistant response, and set usage: one version",
-        {"prompt": {"type": "string"}, "response": {"type": "string"}, "usage": nullable(ref("Usage"))},
+        {"prompt": TEXT, "response": TEXT, "usage": nullable(ref("Usage"))},
     ),
 }
 OPTIONAL_FIELDS = {"record_exchange": {"usage"}}
