@@ -6,6 +6,7 @@ API mirrors SessionService one to one; the reply to a write is ``{"version": <ne
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from sessions_app.api.http import (
     read_json_object,
     response_for,
 )
-from sessions_app.exceptions import SessionError
+from sessions_app.exceptions import SessionError, SessionNotFound
 from sessions_app.services import MAX_BIGINT, SessionService
 
 Handler = Callable[..., HttpResponse]
@@ -226,11 +227,19 @@ def _message_list(value: object) -> list[object]:
     return value
 
 
+def _session_uuid(session_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(session_id)
+    except ValueError:
+        raise SessionNotFound(f"no session with id {session_id[:60]}", id=session_id[:60]) from None
+
+
 def write_view(op: str) -> Handler:
     required, optional, call = WRITE_OPS[op]
 
     def handler(request: HttpRequest, caller: Caller, body: dict[str, Any], session_id: str) -> HttpResponse:
-        service = SessionService.get(session_id)
+        # No existence query first: the write locks the row and raises SessionNotFound itself.
+        service = SessionService(_session_uuid(session_id))
         check_fields(body, required, (*optional, "expected_version"))
         expected = expected_version_from(request, body)
         version = call(service, body, expected_version=expected, actor=caller.actor)
