@@ -34,13 +34,22 @@ def run_threads(clients: int, seconds: float, make_worker: Callable[[int], Calla
     start_line = threading.Barrier(clients + 1)
     deadline = 0.0
 
+    failures: list[BaseException] = []
+
     def loop(i: int) -> None:
+        from django.db import connections
+
         start_line.wait()
         work, n = workers[i], 0
-        while time.perf_counter() < deadline:
-            work()
-            n += 1
-        counts[i] = n
+        try:
+            while time.perf_counter() < deadline:
+                work()
+                n += 1
+        except BaseException as exc:  # reported by the main thread: a silent 0 would be a false figure
+            failures.append(exc)
+        finally:
+            counts[i] = n
+            connections.close_all()  # each thread has its own database connection
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -50,6 +59,8 @@ def run_threads(clients: int, seconds: float, make_worker: Callable[[int], Calla
     start_line.wait()
     for t in threads:
         t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} worker(s) failed") from failures[0]
     return sum(counts) / (time.perf_counter() - begun)
 
 
@@ -80,6 +91,9 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("DJANGO_SECRET_KEY", "bench-only-not-secret")
     env["ZYN_API_RATE_LIMIT"] = "0"
+    # Under ASGI every request runs in its own thread with its own connection: persistent
+    # connections would pile up (PostgreSQL: "too many clients"), so the server closes them per request.
+    env.setdefault("DJANGO_CONN_MAX_AGE", "0")
     if not env.get("DATABASE_URL"):
         env["SQLITE_PATH"] = str(Path(tmp.name) / "bench.sqlite3")
     os.environ.update(env)
@@ -99,12 +113,13 @@ def main() -> None:
     raw_key = apikeys.create_key(f"bench-{os.getpid()}-{time.time_ns()}", "write")[1]
     database = "PostgreSQL" if settings.IS_POSTGRES else "SQLite (WAL)"
 
+    server_log = open(Path(tmp.name) / "daphne.log", "w+")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
         [ROOT / ".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(args.port), "zyn_site.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=server_log,
     )
     base = f"http://127.0.0.1:{args.port}"
     results: list[tuple[int, float, float]] = []
@@ -129,9 +144,14 @@ def main() -> None:
             over_http = run_threads(clients, args.seconds, http_worker)
             direct = run_threads(clients, args.seconds, direct_worker)
             results.append((clients, over_http, direct))
+    except BaseException:
+        server_log.seek(0)
+        print("daphne's log (last 3000 characters):\n" + server_log.read()[-3000:], file=sys.stderr)
+        raise
     finally:
         server.terminate()
         server.wait(timeout=10)
+        server_log.close()
         tmp.cleanup()
 
     print(

@@ -548,3 +548,17 @@ def test_admin_creates_a_key_shows_it_once_and_can_revoke_it():
     row.refresh_from_db()
     assert row.revoked_at is not None
     assert call("GET", "/sessions", key=raw).status_code == 401
+
+
+def test_operator_role_groups_get_no_api_key_permissions():
+    from django.contrib.auth.models import Group
+
+    from sessions_app.roles import EDITORS, VIEWERS, ensure_role_groups
+
+    ensure_role_groups()
+    for name in (VIEWERS, EDITORS):
+        codenames = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        assert "view_session" in codenames and not {c for c in codenames if c.endswith("apikey")}
+    assert "change_session" in set(
+        Group.objects.get(name=EDITORS).permissions.values_list("codename", flat=True)
+    )
