@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -80,11 +81,13 @@ def revoke(row: ApiKey) -> None:
         ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=row.revoked_at)
 
 
+_KEY_SHAPE = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{{2 * PREFIX_BYTES}}})_([A-Za-z0-9_-]{{20,200}})")
+
+
 def split_key(raw: str) -> tuple[str, str] | None:
-    parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
-        return None
-    return parts[1], parts[2]
+    """(prefix, secret), or None for anything not shaped like a key (never reaches the database)."""
+    match = _KEY_SHAPE.fullmatch(raw)
+    return None if match is None else (match.group(1), match.group(2))
 
 
 def verify(raw: str) -> ApiKey | None:

@@ -162,7 +162,7 @@ def _record(obj: object, line: int, fmt: str) -> Record:
         line=line,
         id=session_id,
         name=check_name(obj.get("name", "")),
-        metadata=check_metadata(obj.get("metadata") or {}),
+        metadata=check_metadata({} if obj.get("metadata") is None else obj["metadata"]),
         messages=messages,
         usage=usage,
     )

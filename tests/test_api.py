@@ -169,7 +169,16 @@ def test_no_key_is_401_with_a_bearer_challenge():
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer", "Bearer zyn_nope_nope", "Basic dXNlcjpwYXNz", "Bearer zyn_", "Bearer garbage", "Token x"],
+    [
+        "Bearer",
+        "Bearer zyn_nope_nope",
+        "Basic dXNlcjpwYXNz",
+        "Bearer zyn_",
+        "Bearer garbage",
+        "Token x",
+        "Bearer zyn_\x00\x00_" + "a" * 43,
+        "Bearer zyn_0123456789ab_" + "é" * 43,
+    ],
 )
 def test_malformed_or_unknown_keys_are_401(header):
     s = make_session("a")

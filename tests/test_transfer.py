@@ -124,6 +124,8 @@ BAD_LINES = {
     "bad id": ('{"id": "nope", "messages": []}', "id must be a UUID"),
     "NUL in metadata": ('{"messages": [], "metadata": {"k": "\\u0000"}}', "NUL"),
     "missing messages": ('{"name": "x"}', "missing field: messages"),
+    "metadata not an object": ('{"messages": [], "metadata": []}', "metadata must be a JSON object"),
+    "name not text": ('{"messages": [], "name": 5}', "name must be text"),
 }
 
 
