@@ -571,3 +571,16 @@ def test_operator_role_groups_get_no_api_key_permissions():
     assert "change_session" in set(
         Group.objects.get(name=EDITORS).permissions.values_list("codename", flat=True)
     )
+
+
+def test_create_api_key_command_prints_the_key_once():
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_api_key", "deploy-bot", "--scope", "write", stdout=out, stderr=err)
+    raw = out.getvalue().strip()
+    assert apikeys.verify(raw).name == "deploy-bot" and "shown once" in err.getvalue()
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("create_api_key", "deploy-bot", stdout=io.StringIO(), stderr=io.StringIO())

@@ -267,3 +267,20 @@ def test_unreachable_server_is_a_transport_error():
     dead = zyn_client.connect(f"http://127.0.0.1:{port}", "zyn_x_y", timeout=2)
     with pytest.raises(zyn_client.TransportError):
         zyn_client.RemoteSession(dead, "00000000-0000-0000-0000-000000000000").len()
+
+
+def test_the_readme_example_runs_against_a_live_server(api_server, remote, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    example = next(b for b in blocks if "from zyn_client import" in b)
+    code = example.replace('"http://127.0.0.1:8000"', repr(api_server)).replace(
+        '"zyn_…"', repr(remote.api_key)
+    )
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 (our own README)
+    assert capsys.readouterr().out.strip() == "now at 3"
+    from sessions_app.models import Session
+
+    row = Session.objects.get(name="ticket-triage")
+    assert row.message_count == 5 and row.usage_total == 150
