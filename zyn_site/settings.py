@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "sessions_app",
+    "drf_spectacular_sidecar",  # Swagger UI assets (static files only) for /api/v1/docs
 ]
 
 MIDDLEWARE = [
@@ -176,3 +177,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# ---------------------------------------------------------------- JSON API (issue 6)
+# The cache holds the per-API-key rate-limit counters. Local memory is per process: with several daphne
+# processes and no REDIS_URL each one counts separately (N processes allow N x the limit).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "zyn",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zyn"}}
+# Requests per API key per window (seconds); 0 disables rate limiting.
+ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
+ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
+# Largest JSON request body (bytes); larger → 413 before the body is read.
+ZYN_API_MAX_BODY_BYTES = int(os.environ.get("ZYN_API_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
