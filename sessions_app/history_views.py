@@ -41,7 +41,7 @@ def _error(request: HttpRequest, session: models.Session, exc: SessionError) -> 
 def session_page_url(session: models.Session) -> str:
     """The session's own page when the dashboard provides one, else its history."""
     try:
-        return reverse("sessions:detail", args=[session.pk])
+        return reverse("sessions_app:session_detail", args=[session.pk])
     except NoReverseMatch:
         return reverse("history:list", args=[session.pk])
 
