@@ -86,13 +86,20 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
-            conn_health_checks=True,
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        # Under daphne every request and every database_sync_to_async call may run on a different
+        # thread, so persistent per-thread connections (CONN_MAX_AGE) pile up to one per thread.
+        # A psycopg pool hands connections back at the end of each request/call instead.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DJANGO_DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX", "20")),
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
