@@ -453,7 +453,7 @@ class SessionEventAdmin(admin.ModelAdmin):
     list_filter = ["op", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["actor", "op"]  # a session id is matched exactly in get_search_results
     list_select_related = ["session"]
-    ordering = ["-created_at", "-version"]
+    ordering = ["-id"]  # newest first by primary key: no sort over an unindexed column
     show_full_result_count = False
     fields = ["session", "version", "op", "description", "args", "actor", "created_at"]
     readonly_fields = fields
