@@ -13,9 +13,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Substr
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from sessions_app import models
@@ -96,16 +96,18 @@ def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
     if filters.key:
         if filters.value:
             # KeyTextTransform takes the key as a value, never as lookup syntax ("a__b" stays one key).
-            sessions = sessions.annotate(_meta_value=KeyTextTransform(filters.key, "metadata")).filter(
-                _meta_value=filters.value
-            )
+            # The Cast makes the comparison plain text on SQLite too (not a JSON comparison).
+            meta_value = Cast(KeyTextTransform(filters.key, "metadata"), output_field=TextField())
+            sessions = sessions.annotate(_meta_value=meta_value).filter(_meta_value=filters.value)
         else:
             sessions = sessions.filter(metadata__has_key=filters.key)
     tz = timezone.get_current_timezone()
     if filters.since:
         sessions = sessions.filter(updated_at__gte=datetime.combine(filters.since, time.min, tz))
     if filters.until:
-        sessions = sessions.filter(updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz))
+        sessions = sessions.filter(
+            updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        )
     return sessions.order_by("-updated_at", "-pk")
 
 
@@ -264,7 +266,14 @@ def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
         except (KeyError, TypeError, ValueError):
             continue
         points.append(
-            {"version": version, "at": created_at, "op": op, "prompt": prompt, "completion": completion, "total": total}
+            {
+                "version": version,
+                "at": created_at,
+                "op": op,
+                "prompt": prompt,
+                "completion": completion,
+                "total": total,
+            }
         )
         if len(points) == CHART_MAX_EXCHANGES:
             break
@@ -380,9 +389,7 @@ def session_detail_context(
     }
 
 
-def message_list_context(
-    session_id: uuid.UUID | str, *, can_edit: bool, page: int = 0
-) -> dict[str, Any]:
+def message_list_context(session_id: uuid.UUID | str, *, can_edit: bool, page: int = 0) -> dict[str, Any]:
     """Context of the ``message-list`` partial (one window) or of a ``message-chunk`` loaded on scroll."""
     session = get_session(session_id)
     window = window_for(session.message_count, page=page)
@@ -392,6 +399,8 @@ def message_list_context(
         "messages": message_window(session.pk, window),
         "can_edit": can_edit,
         "form": FormState(),
+        "full": None,
+        "focus": None,
         "roles": ROLE_NAMES,
         "row_links": ROW_LINKS,
     }

@@ -52,14 +52,19 @@ def _session_or_404(session_id: uuid.UUID) -> Any:
         raise Http404(exc.message) from None
 
 
-def _htmx_target(request: HttpRequest) -> str:
+def _is_htmx(request: HttpRequest) -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
     htmx = getattr(request, "htmx", None)
-    if not htmx or htmx.history_restore_request:
-        return ""
-    return htmx.target or ""
+    return bool(htmx) and not htmx.history_restore_request
 
 
-def detail_url(session_id: uuid.UUID, *, page: int | None = None, anchor: int | None = None, **query: Any) -> str:
+def _htmx_target(request: HttpRequest) -> str:
+    return (request.htmx.target or "") if _is_htmx(request) else ""
+
+
+def detail_url(
+    session_id: uuid.UUID, *, page: int | None = None, anchor: int | None = None, **query: Any
+) -> str:
     url = reverse("sessions_app:session_detail", args=[session_id])
     params = {k: v for k, v in query.items() if v not in (None, "")}
     if page:
@@ -82,7 +87,7 @@ def render_detail(
 ) -> HttpResponse:
     """The detail page, or for htmx its ``session-detail`` partial, which replaces the whole view."""
     context = selectors.session_detail_context(session_id, can_edit=_can_edit(request), **state)
-    if _htmx_target(request) or (request.method == "POST" and getattr(request, "htmx", False)):
+    if _is_htmx(request):
         response = render(request, DETAIL + "#session-detail", context, status=status)
         # GETs target a row, a chunk or a preview; a stale page is replaced as a whole.
         return reswap(retarget(response, "#session-detail"), "outerHTML")
@@ -173,7 +178,7 @@ def message_chunk(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """The next (or previous) window of rows, loaded on scroll or by the "more" links."""
     session = _session_or_404(session_id)
     page = _int_param(request, "page") or 0
-    if not getattr(request, "htmx", False):
+    if not _is_htmx(request):
         return HttpResponseRedirect(detail_url(session_id, page=page))
     stale = _stale(request, session)
     if stale:
@@ -193,7 +198,7 @@ def message_row(request: HttpRequest, session_id: uuid.UUID, index: int) -> Http
     if mode not in ROW_MODES:
         mode = "view"
     full = request.GET.get("full") == "1"
-    if not getattr(request, "htmx", False):
+    if not _is_htmx(request):
         query = {"row": index, "mode": mode if mode != "view" else "", "v": request.GET.get("v", "")}
         if full:
             query["full"] = index
@@ -229,7 +234,9 @@ def _preview(
             request, session.pk, VersionConflict(form.cleaned_data["expected_version"], session.version)
         )
     if action == "truncate":
-        preview = selectors.truncate_preview(session, form.cleaned_data["keep_first"], form.cleaned_data["keep_last"])
+        preview = selectors.truncate_preview(
+            session, form.cleaned_data["keep_first"], form.cleaned_data["keep_last"]
+        )
     else:
         preview = selectors.prune_preview(session, form.cleaned_data["n"])
     state["form"] = FormState(action=action, values=request.GET)
@@ -296,7 +303,7 @@ def _write(
     except SessionError as exc:
         state = FormState(action=action, index=index, values=request.POST, error=exc.message)
         return render_detail(request, session_id, status=exc.http_status, form=state, at=index)
-    if getattr(request, "htmx", False):
+    if _is_htmx(request):
         return render_detail(request, session_id, at=focus, focus=focus)
     page = selectors.window_for(selectors.get_session(session_id).message_count, at=focus).page
     return HttpResponseRedirect(detail_url(session_id, page=page, anchor=focus))
@@ -317,9 +324,7 @@ def _form_anchor(request: HttpRequest, action: str, index: int | None) -> tuple[
     return action, index
 
 
-def _writer(
-    action: str, form_class: type[forms.VersionedForm], run: Run
-) -> Callable[..., HttpResponse]:
+def _writer(action: str, form_class: type[forms.VersionedForm], run: Run) -> Callable[..., HttpResponse]:
     @require_POST
     @login_required
     @permission_required(WRITE, raise_exception=True)
@@ -377,7 +382,9 @@ def _move(s: SessionService, index: int, form: forms.MoveForm, v: int, actor: st
 
 
 def _truncate(s: SessionService, form: forms.TruncateForm, v: int, actor: str) -> int | None:
-    s.truncate(form.cleaned_data["keep_first"], form.cleaned_data["keep_last"], expected_version=v, actor=actor)
+    s.truncate(
+        form.cleaned_data["keep_first"], form.cleaned_data["keep_last"], expected_version=v, actor=actor
+    )
     return None
 
 
