@@ -119,14 +119,16 @@ class SessionRow:
     tags: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _tags(metadata: Any) -> list[tuple[str, str]]:
+def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
     if not isinstance(metadata, dict):
         return []
     return [(str(k), _short(v)) for k, v in list(metadata.items())[:6]]
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -149,7 +151,7 @@ def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
         role, preview = last.get(s.pk, ("", ""))
         if len(preview) > PREVIEW_CHARS:
             preview = preview[:PREVIEW_CHARS] + "…"
-        rows.append(SessionRow(s, role, " ".join(preview.split()), _tags(s.metadata)))
+        rows.append(SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata)))
     return rows
 
 
@@ -375,7 +377,7 @@ def session_detail_context(
     return {
         "session": session,
         "window": window,
-        "messages": message_window(session.pk, window),
+        "message_rows": message_window(session.pk, window),
         "chart": usage_chart(session.pk),
         "can_edit": can_edit,
         "form": form,
@@ -396,7 +398,7 @@ def message_list_context(session_id: uuid.UUID | str, *, can_edit: bool, page: i
     return {
         "session": session,
         "window": window,
-        "messages": message_window(session.pk, window),
+        "message_rows": message_window(session.pk, window),
         "can_edit": can_edit,
         "form": FormState(),
         "full": None,

@@ -116,6 +116,11 @@ def test_user_without_any_role_gets_403(session):
     assert client.get(url("session_detail", session)).status_code == 403
 
 
+def test_detail_page_shows_messages_once_not_as_flash_messages(viewer, session):
+    body = text(viewer.get(url("session_detail", session)))
+    assert 'class="flash"' not in body and body.count("first question") == 1
+
+
 def test_viewer_reads_without_edit_controls(viewer, session):
     listing = viewer.get(reverse("sessions_app:session_list"))
     assert listing.status_code == 200 and "triage #1" in text(listing)
