@@ -29,7 +29,6 @@ class Session(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        permissions = []
 
     def __str__(self) -> str:
         return self.name or str(self.id)
