@@ -28,8 +28,6 @@ CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
 SEARCH_CONFIG = "english"  # must match the expression of the GIN index in migration 0002
 USAGE_OPS = ("record_exchange", "set_usage")
 ROLE_NAMES = ("user", "assistant", "system")
-# Per-row editing links: (mode, label). One link each keeps a 100-row window small.
-ROW_LINKS = (("edit", "Edit"), ("insert-above", "+ above"), ("insert-below", "+ below"), ("remove", "Remove"))
 
 
 # ---------------------------------------------------------------- session list
@@ -186,6 +184,8 @@ def get_session(session_id: uuid.UUID | str) -> models.Session:
     session = models.Session.objects.filter(pk=pk).first() if pk else None
     if session is None:
         raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+    # Pre-formatted for templates: Django localises every int it prints, which adds up over 100 rows.
+    session.ver = str(session.version)
     return session
 
 
@@ -242,13 +242,21 @@ def window_for(count: int, *, page: int | None = None, at: int | None = None) ->
     return Window(page=page, count=count)
 
 
+def _with_positions(rows: list[models.Message], count: int) -> list[models.Message]:
+    """Positions as ready strings (pos, and up/down for the move buttons; None at the ends)."""
+    for m in rows:
+        m.pos = str(m.position)
+        m.up = str(m.position - 1) if m.position > 0 else None
+        m.down = str(m.position + 1) if m.position < count - 1 else None
+    return rows
+
+
 def message_window(session_id: uuid.UUID, window: Window) -> list[models.Message]:
     # The range scan uses the unique (session, position) index: constant cost at any depth.
-    return list(
-        models.Message.objects.filter(
-            session_id=session_id, position__gte=window.start, position__lt=window.stop
-        ).order_by("position")
-    )
+    rows = models.Message.objects.filter(
+        session_id=session_id, position__gte=window.start, position__lt=window.stop
+    ).order_by("position")
+    return _with_positions(list(rows), window.count)
 
 
 def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -387,7 +395,6 @@ def session_detail_context(
         "full": full,
         "preview": preview,
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
@@ -404,7 +411,6 @@ def message_list_context(session_id: uuid.UUID | str, *, can_edit: bool, page: i
         "full": None,
         "focus": None,
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
@@ -424,6 +430,7 @@ def message_row_context(
     message = models.Message.objects.filter(session_id=session.pk, position=index).first()
     if message is None:
         raise IndexOutOfRange(index, session.message_count)
+    _with_positions([message], session.message_count)
     return {
         "session": session,
         "m": message,
@@ -433,7 +440,6 @@ def message_row_context(
         "full": index if full else None,
         "form": form or FormState(action=mode, index=index),
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
