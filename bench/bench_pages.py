@@ -112,9 +112,8 @@ def build(sessions: int, big: int, seed: int = 11) -> tuple[int, uuid.UUID]:
         )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                "ANALYZE sessions_app_session; ANALYZE sessions_app_message; ANALYZE sessions_app_sessionevent"
-            )
+            for table in ("sessions_app_session", "sessions_app_message", "sessions_app_sessionevent"):
+                cursor.execute(f"ANALYZE {table}")
     return made, s.id
 
 
