@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import F, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
@@ -132,14 +132,14 @@ def _short(value: Any, limit: int = 40) -> str:
 
 def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
     """Rows with their last-message preview: one query for the whole page, never one per row."""
-    wanted = Q()
-    for s in sessions:
-        if s.message_count:
-            wanted |= Q(session_id=s.pk, position=s.message_count - 1)
+    with_messages = [s.pk for s in sessions if s.message_count]
     last: dict[uuid.UUID, tuple[str, str]] = {}
-    if wanted:
+    if with_messages:
+        # A join on the page's sessions: each last message is one probe of the (session, position) index.
         found = (
-            models.Message.objects.filter(wanted)
+            models.Message.objects.filter(
+                session_id__in=with_messages, position=F("session__message_count") - 1
+            )
             .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
             .values_list("session_id", "role", "preview")
         )
