@@ -31,8 +31,10 @@ def _free_port() -> int:
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"127.0.0.1:{_free_port()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, which would break later tests that call async_to_sync (the after-commit publisher).
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -59,3 +61,23 @@ def login_cookie(user) -> dict:  # noqa: ANN001
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     return {"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "domain": "127.0.0.1", "path": "/"}
+
+
+def off_loop(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    """Run a write in another thread, as another client would.
+
+    Writes publish after commit through async_to_sync, which refuses to run in a thread whose
+    event loop is busy (Playwright's, here).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def call():  # noqa: ANN202
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from sessions_app.roles import EDITORS
 from sessions_app.services import Message, SessionService
 
-from .conftest import login_cookie
+from .conftest import login_cookie, off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,15 +30,16 @@ def signed_in(page, editor_user):
 
 @pytest.fixture
 def convo() -> SessionService:
-    s = SessionService.new(name="refund-gate #7", metadata={"program": "refund-gate"})
-    s.set_messages(
+    s = off_loop(SessionService.new, name="refund-gate #7", metadata={"program": "refund-gate"})
+    off_loop(
+        s.set_messages,
         [
             Message("system", "You decide refunds."),
             Message("user", "Order 88213 arrived damaged"),
             Message("assistant", '{"decision": true}'),
             Message("user", "Thanks, and the mugs?"),
             Message("assistant", "Both mugs are covered."),
-        ]
+        ],
     )
     return s
 
@@ -53,7 +54,7 @@ def open_detail(page, s: SessionService) -> None:  # noqa: ANN001
 
 
 def test_log_in_and_find_a_session_by_a_word_of_its_content(page, editor_user, convo):
-    SessionService.new(name="unrelated").append("user", "nothing to see")
+    off_loop(lambda: SessionService.new(name="unrelated").append("user", "nothing to see"))
     page.goto("/")
     assert "/accounts/login/" in page.url
     page.fill("#id_username", "edna")
@@ -139,7 +140,7 @@ def test_version_conflict_when_another_client_edited_meanwhile(signed_in, convo)
     loaded = convo.version()
     page.locator("#message-2 a[data-mode=edit]").click()
     page.locator("#message-2 textarea[name=content]").fill('{"decision": false}')
-    convo.insert(0, Message("system", "Another client put this first."))  # meanwhile, elsewhere
+    off_loop(convo.insert, 0, Message("system", "Another client put this first."))  # meanwhile, elsewhere
     page.locator("#message-2 button[type=submit]", has_text="Save").click()
     banner = page.locator(".banner.conflict")
     banner.wait_for()
