@@ -307,9 +307,14 @@ def usage_chart(session_id: uuid.UUID) -> dict[str, Any]:
         h_prompt = p["prompt"] * scale
         h_completion = p["completion"] * scale
         base = CHART_HEIGHT - CHART_PAD
+        when = timezone.localtime(p["at"]).strftime("%Y-%m-%d %H:%M:%S")
         bars.append(
             {
                 **p,
+                "title": (
+                    f"v{p['version']} · {when} · prompt {p['prompt']} / completion {p['completion']}"
+                    f" / total {p['total']}"
+                ),
                 "x": round(CHART_PAD + i * step, 1),
                 "w": round(bar_w, 1),
                 "prompt_y": round(base - h_prompt, 1),
