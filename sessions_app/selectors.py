@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet, TextField
+from django.db.models import F, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
@@ -85,12 +85,15 @@ def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
     """Sessions matching the filters, most recently updated first."""
     sessions = models.Session.objects.all()
     if filters.q:
-        # A semi-join on the matching messages' session ids, so PostgreSQL can start from the GIN index.
-        match = Q(name__icontains=filters.q) | Q(pk__in=_content_match(filters.q).values("session_id"))
         as_id = _parse_uuid(filters.q)
         if as_id is not None:
-            match |= Q(pk=as_id)
-        sessions = sessions.filter(match)
+            sessions = sessions.filter(pk=as_id)
+        else:
+            # The ids matching by name (trigram index on PostgreSQL) or by content (GIN full-text),
+            # then the page of those sessions: cost follows the number of matches, never the table.
+            by_name = models.Session.objects.filter(name__icontains=filters.q).order_by().values("pk")
+            by_content = _content_match(filters.q).order_by().values("session_id")
+            sessions = sessions.filter(pk__in=by_name.union(by_content))
     if filters.key:
         if filters.value:
             # KeyTextTransform takes the key as a value, never as lookup syntax ("a__b" stays one key).

@@ -52,6 +52,7 @@ def test_search_words_must_occur_together_in_one_message(corpus):
 
 def test_search_by_name_and_by_id(corpus):
     assert names(ListFilters(q="empty")) == {"empty one"}
+    assert names(ListFilters(q="PORT HEL")) == {"export helper"}  # any part of the name, any case
     assert names(ListFilters(q=str(corpus["billing"].id))) == {"billing bot"}
 
 
@@ -75,6 +76,7 @@ def test_postgres_search_stems_words_and_uses_the_gin_index(corpus):
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = selectors.search_sessions(ListFilters(q="charged")).explain()
     assert "sessions_app_message_content_fts" in plan
+    assert "sessions_app_session_name_trgm" in plan  # the name half of the search
 
 
 def test_metadata_filters(corpus):
