@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
@@ -135,14 +135,18 @@ def _short(value: Any, limit: int = 40) -> str:
 
 def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
     """Rows with their last-message preview: one query for the whole page, never one per row."""
-    with_messages = [s.pk for s in sessions if s.message_count]
+    # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
+    # session.message_count instead lets the planner hash-join the whole session table when one
+    # page holds a very long session.)
+    wanted = Q()
+    for s in sessions:
+        if s.message_count:
+            wanted |= Q(session_id=s.pk, position=s.message_count - 1)
     last: dict[uuid.UUID, tuple[str, str]] = {}
-    if with_messages:
-        # A join on the page's sessions: each last message is one probe of the (session, position) index.
+    if wanted:
         found = (
-            models.Message.objects.filter(
-                session_id__in=with_messages, position=F("session__message_count") - 1
-            )
+            models.Message.objects.filter(wanted)
+            .order_by()
             .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
             .values_list("session_id", "role", "preview")
         )
@@ -385,8 +389,14 @@ def session_detail_context(
     focus: int | None = None,
     full: int | None = None,
     preview: dict[str, Any] | None = None,
+    start: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the detail page (or its ``session-detail`` partial) renders."""
+    """Everything the detail page (or its ``session-detail`` partial) renders.
+
+    The window is the page of WINDOW_SIZE messages holding ``at`` (or ``start``), else page ``page``.
+    """
+    if at is None:
+        at = start
     session = get_session(session_id)
     window = window_for(session.message_count, page=page, at=at)
     form = form or FormState()
@@ -435,7 +445,7 @@ def message_row_context(
     from sessions_app.exceptions import IndexOutOfRange
 
     session = get_session(session_id)
-    message = models.Message.objects.filter(session_id=session.pk, position=index).first()
+    message = models.Message.objects.filter(session_id=session.pk, position=index).order_by().first()
     if message is None:
         raise IndexOutOfRange(index, session.message_count)
     _with_positions([message], session.message_count)
@@ -458,9 +468,9 @@ def _boundary(session_id: uuid.UUID, labelled: list[tuple[str, int]]) -> list[di
     positions = [p for _, p in labelled]
     found = {
         m.position: m
-        for m in models.Message.objects.filter(session_id=session_id, position__in=positions).annotate(
-            preview=Substr("content", 1, PREVIEW_CHARS + 1)
-        )
+        for m in models.Message.objects.filter(session_id=session_id, position__in=positions)
+        .order_by()
+        .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
     }
     out = []
     for label, position in labelled:
