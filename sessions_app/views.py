@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from sessions_app import forms, selectors
@@ -112,6 +113,7 @@ def _stale(request: HttpRequest, session: Any) -> VersionConflict | None:
 @require_GET
 @login_required
 @permission_required(READ, raise_exception=True)
+@vary_on_headers("HX-Request")  # the same URL answers with a fragment or a page: caches must tell them apart
 def session_list(request: HttpRequest) -> HttpResponse:
     form = forms.ListFilterForm(request.GET)
     status, error = 200, ""
@@ -148,6 +150,7 @@ def _valid_filter_values(form: django_forms.Form) -> dict[str, Any]:
 @require_GET
 @login_required
 @permission_required(READ, raise_exception=True)
+@vary_on_headers("HX-Request")
 def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session_or_404(session_id)
     page, at = _int_param(request, "page"), _int_param(request, "at")

@@ -159,3 +159,21 @@ def test_append_error_shows_inline_and_nothing_changes(signed_in, convo):
     page.locator("#append-form .error").wait_for()
     assert "Content is empty" in page.locator("#append-form .error").inner_text()
     assert convo.len() == 5
+
+
+def test_insert_below_and_remove_with_confirmation(signed_in, convo):
+    page = signed_in
+    open_detail(page, convo)
+    page.locator("#message-0 a[data-mode=insert-below]").click()
+    page.locator("#message-0 textarea[name=content]").fill("A note from the operator.")
+    page.locator("#message-0 select[name=role]").select_option("system")
+    page.locator("#message-0 button", has_text="Insert").click()
+    page.wait_for_function("document.getElementById('session-detail').dataset.count === '6'")
+    assert contents(convo)[1] == "A note from the operator." and convo.at(1).role == "system"
+    page.locator("#message-1 a[data-mode=remove]").click()
+    confirm = page.locator("#message-1 button.danger", has_text="Yes, remove #1")
+    confirm.wait_for()
+    assert convo.len() == 6  # asking is not removing
+    confirm.click()
+    page.wait_for_function("document.getElementById('session-detail').dataset.count === '5'")
+    assert "A note from the operator." not in contents(convo)
