@@ -130,7 +130,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     else:
         status = 400
         error = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        filters = selectors.ListFilters(**{k: v for k, v in _valid_filter_values(form).items()})
+        filters = selectors.ListFilters(**_valid_filter_values(form))
     context = selectors.session_list_context(filters, can_edit=_can_edit(request))
     context["filter_error"] = error
     if _htmx_target(request) == "session-table":
