@@ -587,6 +587,15 @@ def test_header_and_chart_show_usage_from_the_event_log(viewer):
     assert "300</span> prompt" in body and "<strong>360</strong> total" in body
 
 
+def test_detail_links_to_the_export_downloads(viewer, session):
+    body = text(viewer.get(url("session_detail", session)))
+    export = reverse("session-export", args=[session.id])
+    for fmt in ("json", "jsonl", "openai"):
+        assert f'href="{export}?format={fmt}"' in body
+    response = viewer.get(f"{export}?format=jsonl")
+    assert response.status_code == 200 and b"first question" in b"".join(response.streaming_content)
+
+
 def test_session_without_usage_says_so(viewer, session):
     body = text(viewer.get(url("session_detail", session)))
     assert "No usage recorded yet." in body and "none recorded" in body
