@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0003_api_keys'),
+        ('sessions_app', '0004_merge_0002_dashboard_search_0003_api_keys'),
     ]
 
     operations = [
