@@ -77,7 +77,7 @@ def test_version_page_shows_the_session_as_it_was(viewer, session):
     page = viewer.get(url("version", session, 2))
     html = page.content.decode()
     assert page.status_code == 200 and "as it was at v2" in html
-    assert "Answer in JSON." in html and "{&quot;decision&quot;: &quot;a&quot;}" in html
+    assert "Answer in JSON." in html and "{&quot;decision&quot;: &quot;a&quot;}" in html and "#2" in html
     assert "10 prompt + 5 completion = 15 tokens" in html
     assert viewer.get(url("version", session, 0)).status_code == 200
 
