@@ -113,3 +113,26 @@ class ApiKey(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == self.Scope.WRITE
+
+
+class SessionSnapshot(models.Model):
+    """A session's messages and usage as they were at one version, so history need not replay from v0.
+
+    Derived data: written by history (checkpoints) and compact_events (retention), never by a
+    session write, and never changing the session's version.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="snapshots")
+    version = models.PositiveBigIntegerField()
+    messages = models.JSONField(default=list)  # [{"role": …, "content": …}, …] in position order
+    usage = models.JSONField(null=True, blank=True)  # {"prompt", "completion", "total"} or null
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "version"], name="snapshot_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot v{self.version}"

@@ -322,12 +322,15 @@ class SessionService:
         *,
         message_count: int | None = None,
         usage: TokenUsage | None = None,
+        clear_usage: bool = False,
     ) -> int:
         """Bump the version, record the event and queue the broadcast. Caller holds the session lock."""
         version = row.version + 1
         fields: dict[str, Any] = {"version": version, "updated_at": timezone.now()}
         if message_count is not None:
             fields["message_count"] = message_count
+        if clear_usage:  # only restore: "no usage at that version" is a state, unlike set_usage(None)
+            fields.update(usage_prompt=None, usage_completion=None, usage_total=None)
         if usage is not None:
             fields.update(_usage_fields(usage))
         models.Session.objects.filter(pk=row.pk).update(**fields)
@@ -532,6 +535,50 @@ class SessionService:
             return self._commit(
                 row, "record_exchange", args, who, message_count=row.message_count + 2, usage=new_usage
             )
+
+    def restore(self, version: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
+        """Make the session what it was at ``version`` (messages and usage) as one new write.
+
+        Being an ordinary write with its own event, a restore can itself be restored or undone.
+        """
+        from sessions_app import history  # history builds on this module's types
+
+        check_int(version, "version", minimum=0)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            # Rebuilt under the lock: compact_events takes the same lock before it folds events away.
+            state = history.state_at(row.pk, version, current_version=row.version)
+            models.Message.objects.filter(session_id=row.pk).delete()
+            models.Message.objects.bulk_create(_new_rows(row.pk, 0, state.messages), batch_size=2000)
+            args = {
+                "restored_version": version,
+                "messages": [m.as_dict() for m in state.messages],
+                "usage": None if state.usage is None else state.usage.as_dict(),
+                "removed_count": row.message_count,
+            }
+            return self._commit(
+                row,
+                "restore",
+                args,
+                who,
+                message_count=len(state.messages),
+                usage=state.usage,
+                clear_usage=state.usage is None,
+            )
+
+    def undo(self, *, expected_version: int, actor: str | None = None) -> int:
+        """Undo the last change: restore the version before ``expected_version``, refused if stale."""
+        expected = check_expected_version(expected_version)
+        if expected is None:
+            raise InvalidArgument(
+                "undo needs expected_version, the version you are looking at", field="expected_version"
+            )
+        if expected == 0:
+            raise InvalidArgument(
+                "nothing to undo: this session has no changes yet", field="expected_version"
+            )
+        return self.restore(expected - 1, expected_version=expected, actor=actor)
 
 
 def _parse_id(session_id: uuid.UUID | str) -> uuid.UUID:

@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("sessions_app.api_urls")),
     path("sessions/<uuid:session_id>/export", session_export, name="session-export"),
+    path("sessions/<uuid:session_id>/history/", include("sessions_app.history_urls")),
     path("", include("sessions_app.urls")),
 ]

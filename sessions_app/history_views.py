@@ -1,0 +1,175 @@
+"""History pages: the event log, the session at any version, diffs, restore / undo, export.
+
+Thin views (django-htmx style): parse → one history read or one service write → render. Viewing needs
+sessions_app.view_session, restoring needs sessions_app.change_session (a viewer gets 403).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from sessions_app import history, models
+from sessions_app.exceptions import InvalidArgument, SessionError
+from sessions_app.services import SessionService
+
+EVENTS_PER_PAGE = 50
+MESSAGES_PER_PAGE = 100
+DIFF_ENTRIES_SHOWN = 500
+
+view_required = permission_required("sessions_app.view_session", raise_exception=True)
+change_required = permission_required("sessions_app.change_session", raise_exception=True)
+
+
+def _session(session_id: uuid.UUID) -> models.Session:
+    return get_object_or_404(models.Session, pk=session_id)
+
+
+def _error(request: HttpRequest, session: models.Session, exc: SessionError) -> HttpResponse:
+    context = {"session": session, "error": exc.message, "status": exc.http_status}
+    return render(request, "sessions_app/history_error.html", context, status=exc.http_status)
+
+
+def session_page_url(session: models.Session) -> str:
+    """The session's own page when the dashboard provides one, else its history."""
+    try:
+        return reverse("sessions_app:session_detail", args=[session.pk])
+    except NoReverseMatch:
+        return reverse("history:list", args=[session.pk])
+
+
+def _int_param(value: str | None, name: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a whole number (got {value!r})", field=name) from None
+
+
+@login_required
+@view_required
+@require_GET
+def history_list(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    page = Paginator(history.events_newest_first(session.pk), EVENTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "session": session,
+        "page": page,
+        "rows": [(event, history.describe_event(event)) for event in page],
+        "oldest": history.oldest_version(session.pk),
+        "session_url": session_page_url(session),
+    }
+    template = "sessions_app/history.html#event-list" if request.htmx else "sessions_app/history.html"
+    return render(request, template, context)
+
+
+@login_required
+@view_required
+@require_GET
+def version_detail(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpResponse:
+    session = _session(session_id)
+    try:
+        state = history.state_at(session.pk, version, current_version=session.version)
+    except SessionError as exc:
+        return _error(request, session, exc)
+    page = Paginator(state.messages, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    event = models.SessionEvent.objects.filter(session_id=session.pk, version=version).first()
+    context = {
+        "session": session,
+        "state": state,
+        "page": page,
+        "first_index": page.start_index() - 1 if state.messages else 0,
+        "event": event,
+        "event_words": history.describe_event(event) if event else "",
+        "is_current": version == session.version,
+        "session_url": session_page_url(session),
+    }
+    template = (
+        "sessions_app/history_version.html#message-page"
+        if request.htmx
+        else "sessions_app/history_version.html"
+    )
+    return render(request, template, context)
+
+
+@login_required
+@view_required
+@require_GET
+def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    try:
+        new = _int_param(request.GET.get("to", session.version), "to")
+        old = _int_param(request.GET.get("from", max(0, new - 1)), "from")
+        before = history.state_at(session.pk, old, current_version=session.version)
+        result = history.diff(
+            before, history.state_after(session.pk, before, new, current_version=session.version)
+        )
+    except SessionError as exc:
+        return _error(request, session, exc)
+    context = {
+        "session": session,
+        "diff": result,
+        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
+        "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
+        "session_url": session_page_url(session),
+    }
+    return render(request, "sessions_app/history_diff.html", context)
+
+
+def _done(request: HttpRequest, session: models.Session, text: str) -> HttpResponse:
+    messages.success(request, text)
+    url = session_page_url(session)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@login_required
+@change_required
+@require_POST
+def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpResponse:
+    session = _session(session_id)
+    try:
+        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        new_version = SessionService(session.pk).restore(
+            version, expected_version=expected, actor=request.user.get_username()
+        )
+    except SessionError as exc:
+        return _error(request, session, exc)
+    return _done(request, session, f"Restored version {version} as v{new_version}.")
+
+
+@login_required
+@change_required
+@require_POST
+def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    try:
+        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        new_version = SessionService(session.pk).undo(
+            expected_version=expected, actor=request.user.get_username()
+        )
+    except SessionError as exc:
+        return _error(request, session, exc)
+    return _done(
+        request,
+        session,
+        f"Undid v{expected}: the session is back as it was at v{expected - 1} (now v{new_version}).",
+    )
+
+
+@login_required
+@view_required
+@require_GET
+def export(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    session = _session(session_id)
+    response = JsonResponse(history.export_history(session.pk), json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-history.json"'
+    return response

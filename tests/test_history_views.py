@@ -1,0 +1,183 @@
+"""History pages through the test client: permissions, CSRF, restore / undo, errors, export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+from django.urls import reverse
+
+from sessions_app import history, models
+from sessions_app.roles import EDITORS, VIEWERS, ensure_role_groups
+from sessions_app.services import Message, SessionService, TokenUsage
+
+pytestmark = pytest.mark.django_db
+
+
+def user_in(group: str, name: str) -> User:
+    ensure_role_groups()
+    user = User.objects.create_user(name, password="pw-not-secret-123")
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def editor() -> Client:
+    client = Client()
+    client.force_login(user_in(EDITORS, "erin"))
+    return client
+
+
+@pytest.fixture
+def viewer() -> Client:
+    client = Client()
+    client.force_login(user_in(VIEWERS, "vic"))
+    return client
+
+
+@pytest.fixture
+def session() -> SessionService:
+    s = SessionService.new(name="triage")
+    s.append("system", "Answer in JSON.", actor="api:triage-bot")  # v1
+    s.record_exchange("Classify <b>A</b>", '{"decision": "a"}', TokenUsage(10, 5, 15), actor="api:triage-bot")
+    s.truncate(0, 1, actor="erin")  # v3
+    return s
+
+
+def url(name: str, s: SessionService, *args: object) -> str:
+    return reverse(f"history:{name}", args=[s.id, *args])
+
+
+def test_history_page_lists_events_newest_first_in_words(viewer, session):
+    page = viewer.get(url("list", session))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert html.index(">v3<") < html.index(">v2<") < html.index(">v1<")
+    assert "truncated to first 0 + last 1 (2 removed)" in html
+    assert "api:triage-bot" in html and "erin" in html
+    assert "Classify &lt;b&gt;A&lt;/b&gt;" in html  # escaped
+    assert "Undo last change" not in html and "Restore" not in html  # a viewer cannot write
+
+
+def test_history_is_paginated_and_htmx_gets_the_partial(viewer):
+    s = SessionService.new(name="long")
+    for i in range(60):
+        s.append("user", f"message {i}")
+    first = viewer.get(url("list", s)).content.decode()
+    assert ">v60<" in first and ">v11<" in first and ">v10<" not in first and "Page 1 of 2" in first
+    partial = viewer.get(url("list", s) + "?page=2", headers={"HX-Request": "true"})
+    body = partial.content.decode()
+    assert partial.status_code == 200 and "<html" not in body and 'id="event-list"' in body
+    assert ">v10<" in body and ">v11<" not in body
+
+
+def test_version_page_shows_the_session_as_it_was(viewer, session):
+    page = viewer.get(url("version", session, 2))
+    html = page.content.decode()
+    assert page.status_code == 200 and "as it was at v2" in html
+    assert "Answer in JSON." in html and "{&quot;decision&quot;: &quot;a&quot;}" in html and "#2" in html
+    assert "10 prompt + 5 completion = 15 tokens" in html
+    assert viewer.get(url("version", session, 0)).status_code == 200
+
+
+def test_version_that_does_not_exist_is_a_clear_400(viewer, session):
+    page = viewer.get(url("version", session, 9))
+    assert page.status_code == 400
+    assert "version 9 does not exist: this session is at v3" in page.content.decode()
+
+
+def test_diff_page(viewer, session):
+    page = viewer.get(url("diff", session) + "?from=0&to=2")
+    html = page.content.decode()
+    assert page.status_code == 200 and "3 added" in html and "0 removed" in html
+    assert "none" in html and "15 tokens" in html
+    default = viewer.get(url("diff", session)).content.decode()
+    assert "From" in default and "2 removed" in default  # the last change, v2 → v3
+    bad = viewer.get(url("diff", session) + "?from=abc&to=2")
+    assert bad.status_code == 400 and "from must be a whole number" in bad.content.decode()
+
+
+def test_restore_by_an_editor_is_a_new_version_with_the_actor(
+    editor, session, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = editor.post(url("restore", session, 2), {"expected_version": 3})
+    assert response.status_code == 302 and len(callbacks) == 1
+    assert session.version() == 4 and session.len() == 3
+    event = session.events()[-1]
+    assert (event.op, event.actor, event.args["restored_version"]) == ("restore", "erin", 2)
+    follow = editor.get(response["Location"]).content.decode()
+    assert "Restored version 2 as v4." in follow
+
+
+def test_restore_with_htmx_redirects_the_client(editor, session):
+    response = editor.post(
+        url("restore", session, 1), {"expected_version": 3}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200 and response["HX-Redirect"]
+
+
+def test_stale_restore_is_refused_with_409_and_changes_nothing(editor, session):
+    response = editor.post(url("restore", session, 1), {"expected_version": 2})
+    assert response.status_code == 409
+    assert "This session changed (v2 → v3)" in response.content.decode()
+    assert session.version() == 3
+
+
+def test_restore_without_expected_version_is_a_400(editor, session):
+    response = editor.post(url("restore", session, 1), {})
+    assert (
+        response.status_code == 400 and "expected_version must be a whole number" in response.content.decode()
+    )
+    assert session.version() == 3
+
+
+def test_undo_and_undo_of_the_undo(editor, session):
+    before = session.messages()
+    assert editor.post(url("undo", session), {"expected_version": 3}).status_code == 302
+    assert session.messages() == history.state_at(session.id, 2).messages and session.version() == 4
+    assert editor.post(url("undo", session), {"expected_version": 4}).status_code == 302
+    assert session.messages() == before and session.version() == 5
+    stale = editor.post(url("undo", session), {"expected_version": 4})
+    assert stale.status_code == 409 and session.version() == 5
+
+
+def test_viewer_cannot_restore_or_undo(viewer, session):
+    assert viewer.post(url("restore", session, 1), {"expected_version": 3}).status_code == 403
+    assert viewer.post(url("undo", session), {"expected_version": 3}).status_code == 403
+    assert session.version() == 3
+
+
+def test_writes_need_post_and_csrf(session):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user_in(EDITORS, "erin"))
+    assert client.get(url("restore", session, 1)).status_code == 405
+    assert client.post(url("restore", session, 1), {"expected_version": 3}).status_code == 403
+    assert session.version() == 3
+
+
+def test_pages_need_login_and_view_permission(session):
+    anonymous = Client()
+    response = anonymous.get(url("list", session))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    nobody = Client()
+    nobody.force_login(User.objects.create_user("nobody"))
+    for name, args in [("list", ()), ("version", (1,)), ("diff", ()), ("export", ())]:
+        assert nobody.get(url(name, session, *args)).status_code == 403
+
+
+def test_unknown_session_is_404(viewer):
+    missing = models.Session(name="never saved")
+    assert viewer.get(reverse("history:list", args=[missing.id])).status_code == 404
+
+
+def test_export_is_a_json_download_replaying_to_now(viewer, session):
+    session.set_messages([Message("user", "ünï")], actor="erin")
+    response = viewer.get(url("export", session))
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert [e["version"] for e in data["events"]] == [1, 2, 3, 4]
+    assert data["events"][-1]["args"]["messages"] == [{"role": "user", "content": "ünï"}]
