@@ -102,8 +102,13 @@ def consistent_read() -> Iterator[None]:
         yield
 
 
+# Variables the detail partials read that only the page's own context builder sets; a push shows
+# messages folded, nothing focused and no form open.
+PUSH_DEFAULTS = {"full": None, "focus": None, "direction": "", "conflict": "", "preview": None}
+
+
 def _partial(template: str, name: str, context: dict[str, Any]) -> str:
-    return render_to_string(f"{template}#{name}", context)
+    return render_to_string(f"{template}#{name}", {**PUSH_DEFAULTS, **context})
 
 
 def _header(session_id: uuid.UUID, can_edit: bool) -> str:
