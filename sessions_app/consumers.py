@@ -52,6 +52,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     level: str | None = None
     user_id: int = 0
     ticker: asyncio.Task | None = None
+    closing: bool = False  # closed by us; the server's disconnect follows
 
     def live_groups(self) -> list[str]:
         raise NotImplementedError
@@ -96,7 +97,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def tick_loop(self) -> None:
         period = live.tick_seconds()
         await asyncio.sleep(period * random.uniform(0.5, 1.0))  # spread the sockets' checks
-        while True:
+        while not self.closing:
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -108,13 +109,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def tick(self) -> None:
         level = await database_sync_to_async(_fresh_level)(self.user_id)
         if level is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse()
             return
         self.level = level
         await self.join_groups()
 
     async def user_deactivated(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_FORBIDDEN)
+        await self.refuse()
+
+    async def refuse(self) -> None:
+        """Close for good (4403: the browser does not retry) and stop the periodic checks."""
+        if not self.closing:
+            self.closing = True
+            await self.close(code=CLOSE_FORBIDDEN)
 
     def parse(self, text_data: str | None) -> dict[str, Any] | None:
         try:
@@ -131,6 +138,7 @@ class SessionDetailConsumer(LiveConsumer):
     sent_version: int = -1  # newest version this socket has given the page (or the page reported)
     page: int | None = None  # the message window the page shows; None = the last one (following)
     presence_revision: int = 0
+    lagging_at: int | None = None  # a version the database had at the last check and the page had not
     presence_ids: tuple[int, ...] = ()
 
     def live_groups(self) -> list[str]:
@@ -159,7 +167,7 @@ class SessionDetailConsumer(LiveConsumer):
         version = message.get("version")
         current = await database_sync_to_async(live.session_version)(self.session_id)
         if current is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse()
             return
         if message["type"] == "hello" and isinstance(version, int) and version == current:
             self.sent_version = max(self.sent_version, current)
@@ -196,12 +204,15 @@ class SessionDetailConsumer(LiveConsumer):
         await super().tick()
         current = await database_sync_to_async(live.session_version)(self.session_id)
         if current is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse()
             return
-        if current > self.sent_version:
-            # Events were lost (Redis down, over capacity): the page fetches a snapshot.
+        if self.lagging_at is not None and self.lagging_at > self.sent_version:
+            # A version seen one period ago still has not been pushed: its event was lost (Redis
+            # down or restarted, over capacity). The page fetches a snapshot. (One period of grace,
+            # so an event still in flight does not cause a needless resync.)
             self.sent_version = current
             await self.send(text_data=live.envelope("stale", self.session_id, current))
+        self.lagging_at = current if current > self.sent_version else None
         try:
             snapshot = await get_store().refresh(
                 self.session_id, self.channel_name, self.user_id, self.user_name

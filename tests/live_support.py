@@ -148,12 +148,12 @@ class Watcher:
                 self.seen[v] = now
             self.version = frame.version
 
-    def covered(self, final: int) -> bool:
-        """Every version 1..final was either received in order or jumped over by a snapshot."""
+    def covered(self, first: int, final: int) -> bool:
+        """Every version first..final was either received in order or jumped over by a snapshot."""
         jumped = set()
         for start, stop in self.resynced:
             jumped.update(range(start + 1, stop + 1))
-        return all(v in self.seen or v in jumped for v in range(1, final + 1))
+        return all(v in self.seen or v in jumped for v in range(first, final + 1))
 
     def stop(self) -> None:
         self._stop = True

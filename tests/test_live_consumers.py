@@ -43,6 +43,13 @@ async def no_updates(communicator: WebsocketCommunicator, timeout: float = 0.5) 
     return True
 
 
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    while True:
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            return output.get("code", 1000)
+
+
 @pytest.fixture
 def editor_cookie(db_user_editor):
     return session_cookie(db_user_editor)
@@ -246,11 +253,8 @@ async def test_deactivating_a_user_closes_their_sockets(session, editor_cookie, 
 
     await db(deactivate)()
     for communicator in (detail, listing):
-        while True:
-            output = await communicator.receive_output(timeout=3)
-            if output["type"] == "websocket.close":
-                assert output["code"] == 4403
-                break
+        assert await closed_with(communicator) == 4403
+        await communicator.disconnect()
 
 
 async def test_periodic_check_closes_sockets_of_users_deactivated_without_signals(
@@ -261,11 +265,8 @@ async def test_periodic_check_closes_sockets_of_users_deactivated_without_signal
     from django.contrib.auth.models import User
 
     await db(lambda: User.objects.filter(pk=db_user_editor.pk).update(is_active=False))()  # no signal
-    while True:
-        output = await detail.receive_output(timeout=3)
-        if output["type"] == "websocket.close":
-            assert output["code"] == 4403
-            break
+    assert await closed_with(detail) == 4403
+    await detail.disconnect()
 
 
 async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
