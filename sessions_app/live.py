@@ -149,15 +149,16 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
             first = session.message_count - added
             rows = "".join(_row(pk, p, can_edit) for p in range(first, session.message_count))
             if rows:
+                # A <div>, not a <template>: htmx's ws oob swap moves the wrapper's child nodes.
                 parts.append(
                     format_html(
-                        '<template hx-swap-oob="beforeend:#{}" data-first="{}" data-count="{}">',
+                        '<div hx-swap-oob="beforeend:#{}" data-first="{}" data-count="{}">',
                         MESSAGE_LIST_ID,
                         first,
                         added,
                     )
                     + rows
-                    + "</template>"
+                    + "</div>"
                 )
         elif ops == ["replace"] and isinstance(changes[0][1], int):
             parts.append(_row(pk, changes[0][1], can_edit))

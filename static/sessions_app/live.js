@@ -48,6 +48,7 @@
   function atBottom() {
     return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
   }
+  function toBottom() { window.scrollTo(0, document.documentElement.scrollHeight); }
   function badge() {
     var b = document.getElementById("live-new");
     if (!b) return;
@@ -86,7 +87,9 @@
     }
     if (env.live !== "delta") return false;
     if (Number(env.base) !== current) { askSnapshot(feed, "resync"); return false; } // a gap
-    var rows = frag.querySelector("template[data-first]");
+    // (":scope >" matches nothing in a DocumentFragment: look at its children instead.)
+    var top = Array.prototype.slice.call(frag.children);
+    var rows = top.filter(function (el) { return el.hasAttribute("data-first"); })[0];
     if (rows) {
       if (showsTail() && Number(rows.dataset.first) === Number(root().dataset.count)) {
         feed._follow = atBottom();
@@ -96,7 +99,7 @@
         rows.remove();
       }
     }
-    Array.prototype.forEach.call(frag.querySelectorAll(":scope > li[id^='message-']"), function (row) {
+    top.filter(function (el) { return /^message-\d+$/.test(el.id); }).forEach(function (row) {
       var target = document.getElementById(row.id);
       if (!target) { row.remove(); return; }
       if (target.querySelector(OPEN_EDITOR)) { row.remove(); target.setAttribute("data-live-held", ""); }
@@ -142,9 +145,9 @@
     if (row) row.remove(); // the newest change goes to the top, like the list's order
     var empty = document.querySelector("#session-table td.empty");
     if (empty) empty.parentNode.remove();
-    var into = document.createElement("template");
+    var into = document.createElement("tbody"); // htmx's ws oob swap moves the wrapper's children
     into.setAttribute("hx-swap-oob", "afterbegin:#session-table tbody");
-    into.content.appendChild(fresh);
+    into.appendChild(fresh);
     frag.appendChild(into);
     return true;
   }
@@ -179,7 +182,12 @@
   });
   document.addEventListener("htmx:wsAfterMessage", function (e) {
     var feed = e.target.closest("[data-live-feed]");
-    if (feed && feed._follow) { feed._follow = false; window.scrollTo(0, document.documentElement.scrollHeight); }
+    if (!feed || !feed._follow) return;
+    feed._follow = false;
+    // Again once layout has settled (swapped-in charts and rows may still change the height).
+    toBottom();
+    requestAnimationFrame(toBottom);
+    setTimeout(toBottom, 250);
   });
   document.addEventListener("htmx:afterSwap", function (e) {
     var feed = document.querySelector("[data-live-feed='list']");
@@ -187,7 +195,7 @@
   });
   document.addEventListener("click", function (e) {
     if (!e.target.closest("#live-new")) return;
-    if (showsTail()) window.scrollTo(0, document.documentElement.scrollHeight);
+    if (showsTail()) toBottom();
     else location.href = "?at=" + Math.max(0, Number(root().dataset.count) - 1) + "#message-list";
   });
   window.addEventListener("scroll", function () {
