@@ -221,23 +221,26 @@ class SessionDetailConsumer(LiveConsumer):
             logger.warning("live: presence store unavailable", exc_info=True)
             return
         if tuple(w.user_id for w in snapshot.watchers) != self.presence_ids:
-            await self.presence_change("join")  # a process died or a broadcast was lost: re-announce
+            await self.presence_change("join", force=True)  # a process died or a broadcast was lost
 
     # ------------------------------------------------------------ presence
 
-    async def presence_change(self, action: str) -> None:
+    async def presence_change(self, action: str, *, force: bool = False) -> None:
         store = get_store()
         change = store.join if action == "join" else store.leave
         try:
             snapshot = await change(self.session_id, self.channel_name, self.user_id, self.user_name)
-            await self.channel_layer.group_send(
-                presence_group(self.session_id),
-                {
-                    "type": "presence.changed",
-                    "revision": snapshot.revision,
-                    "watchers": [w.as_dict() for w in snapshot.watchers],
-                },
-            )
+            event = {
+                "type": "presence.changed",
+                "revision": snapshot.revision,
+                "watchers": [w.as_dict() for w in snapshot.watchers],
+            }
+            if force or snapshot.changed_by(self.user_id, action):
+                await self.channel_layer.group_send(presence_group(self.session_id), event)
+            elif action == "join":
+                # Another tab of a user already listed: nobody else's list changes (this keeps N
+                # sockets of one user from costing N² presence messages); only this page needs it.
+                await self.presence_changed(event)
         except Exception:
             logger.warning("live: presence %s failed for %s", action, self.session_id, exc_info=True)
 

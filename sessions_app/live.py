@@ -215,6 +215,9 @@ async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -
 
     A failed render is not kept, so the next event retries it.
     """
+    if os.environ.get("ZYN_LIVE_SHARED_RENDER", "1") == "0":  # for bench/bench_fanout.py's comparison
+        stats["renders"] += 1
+        return await database_sync_to_async(render)(*args)
     loop = asyncio.get_running_loop()
     cache = _caches.setdefault(loop, OrderedDict())
     future = cache.get(key)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +36,12 @@ class Watcher:
 class Snapshot:
     revision: int
     watchers: list[Watcher]  # one per user (two tabs of one user count once), sorted by name
+    sockets: dict[int, int] = field(default_factory=dict)  # user id → open sockets
+
+    def changed_by(self, user_id: int, action: str) -> bool:
+        """Whether this join/leave changed the list people see (not so for a user's second tab)."""
+        count = self.sockets.get(user_id, 0)
+        return count == 1 if action == "join" else count == 0
 
 
 def _member(channel: str, user_id: int, name: str) -> str:
@@ -44,10 +50,12 @@ def _member(channel: str, user_id: int, name: str) -> str:
 
 def _snapshot(revision: int, members: list[str]) -> Snapshot:
     seen: dict[int, Watcher] = {}
+    sockets: dict[int, int] = {}
     for member in members:
         _, user_id, name = member.split("\t", 2)
         seen.setdefault(int(user_id), Watcher(int(user_id), name))
-    return Snapshot(revision, sorted(seen.values(), key=lambda w: (w.name.lower(), w.user_id)))
+        sockets[int(user_id)] = sockets.get(int(user_id), 0) + 1
+    return Snapshot(revision, sorted(seen.values(), key=lambda w: (w.name.lower(), w.user_id)), sockets)
 
 
 class MemoryPresence:
