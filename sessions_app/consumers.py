@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from sessions_app import live
 from sessions_app.events import SESSION_LIST_GROUP, session_group
 from sessions_app.presence import get_store
+from sessions_app.relay import get_relay
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +53,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
     level: str | None = None
     user_id: int = 0
     ticker: asyncio.Task | None = None
+    worker: asyncio.Task | None = None
+    events: asyncio.Queue | None = None
     closing: bool = False  # closed by us; the server's disconnect follows
 
     def live_groups(self) -> list[str]:
+        """Groups this socket's own channel joins (rare messages: presence, deactivation)."""
+        raise NotImplementedError
+
+    def relay_groups(self) -> list[str]:
+        """Groups of frequent events, received once per process by the relay (sessions_app.relay)."""
         raise NotImplementedError
 
     async def authorize(self) -> bool:
@@ -75,21 +83,44 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
+        self.worker = asyncio.ensure_future(self.handle_events())
         await self.after_accept()
         self.ticker = asyncio.ensure_future(self.tick_loop())
 
     async def join_groups(self) -> None:
         for group in self.live_groups():
             await self.channel_layer.group_add(group, self.channel_name)
+        if self.events is None:
+            self.events = asyncio.Queue()  # read by handle_events once the socket is accepted
+        for group in self.relay_groups():
+            await get_relay().join(group, self.events)
+
+    async def handle_events(self) -> None:
+        """This socket's share of the relayed events, one at a time and in order."""
+        while True:
+            event = await self.events.get()
+            try:
+                await self.session_changed(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("live: event %s failed for %s", event, self.scope["path"], exc_info=True)
+
+    async def session_changed(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     async def after_accept(self) -> None:
         pass
 
     async def disconnect(self, code: int) -> None:
-        if self.ticker is not None:
-            self.ticker.cancel()
+        for task in (self.ticker, self.worker):
+            if task is not None:
+                task.cancel()
         if self.level is None:
             return
+        if self.events is not None:
+            for group in self.relay_groups():
+                await get_relay().leave(group, self.events)
         for group in self.live_groups():
             with contextlib.suppress(Exception):  # Redis may be down; its groups expire on their own
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -142,7 +173,10 @@ class SessionDetailConsumer(LiveConsumer):
     presence_ids: tuple[int, ...] = ()
 
     def live_groups(self) -> list[str]:
-        return [session_group(self.session_id), presence_group(self.session_id), user_group(self.user_id)]
+        return [presence_group(self.session_id), user_group(self.user_id)]
+
+    def relay_groups(self) -> list[str]:
+        return [session_group(self.session_id)]
 
     async def authorize(self) -> bool:
         self.session_id = str(self.scope["url_route"]["kwargs"]["session_id"])
@@ -260,7 +294,10 @@ class SessionListConsumer(LiveConsumer):
         self.known: dict[str, int] = {}  # rows the page shows → newest version it has
 
     def live_groups(self) -> list[str]:
-        return [SESSION_LIST_GROUP, user_group(self.user_id)]
+        return [user_group(self.user_id)]
+
+    def relay_groups(self) -> list[str]:
+        return [SESSION_LIST_GROUP]
 
     async def session_changed(self, event: dict[str, Any]) -> None:
         session, version = event["session"], event["version"]

@@ -158,3 +158,26 @@ def test_edits_and_program_writes_appear_live_in_two_contexts(served, chromium):
     viewer.context.close()
     expect(editor.locator("#live-presence")).to_contain_text("Nobody else")
     editor.context.close()
+
+
+def test_list_page_shows_new_and_changed_sessions_live(served, chromium):
+    from playwright.sync_api import expect
+
+    carol = make_user("carol", "viewer")
+    older = program(SessionService.new, "older session", {"program": "refund-gate"})
+    page = open_page(chromium, served, carol, "/")
+    expect(page.locator(f"#session-{older.id}")).to_be_visible()
+
+    fresh = program(SessionService.new, "brand new <session>", {"program": "lead-ranker"})
+    first_row = page.locator("#session-table tbody tr").first
+    expect(first_row).to_have_id(f"session-{fresh.id}")
+    expect(first_row).to_contain_text("brand new <session>")
+
+    # A change to the older session moves it to the top with its new count and usage.
+    program(older.record_exchange, "Refund order 88213?", '{"decision": true}', TokenUsage(900, 334, 1234))
+    expect(first_row).to_have_id(f"session-{older.id}")
+    expect(page.locator(f"#session-{older.id} .c-count")).to_have_text("2")
+    expect(page.locator(f"#session-{older.id} .c-usage")).to_contain_text("1,234")
+    assert page.locator("#session-table tbody tr").count() == 2
+    assert page.evaluate("window.__notReloaded") is True
+    page.context.close()
