@@ -9,6 +9,7 @@ if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   export DJANGO_SECRET_KEY
 fi
 .venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo
 .venv/bin/python manage.py ensure_operator
 echo "Dashboard: http://127.0.0.1:${PORT:-8000}/"

@@ -9,6 +9,7 @@ publish after commit.
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -228,13 +229,24 @@ class SessionService:
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def new(cls, name: str = "", metadata: Mapping[str, Any] | None = None) -> SessionService:
+    def new(
+        cls, name: str = "", metadata: Mapping[str, Any] | None = None, *, session_id: uuid.UUID | None = None
+    ) -> SessionService:
+        """A new empty session; ``session_id`` keeps a known id (import of an export)."""
         if not isinstance(name, str) or len(name) > 200 or "\x00" in name:
             raise InvalidArgument("name must be text of at most 200 characters", field="name")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgument("metadata must be an object", field="metadata")
+        try:
+            json.dumps(metadata or {}, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidArgument(
+                "metadata must be JSON (text, numbers, lists, objects)", field="metadata"
+            ) from None
         with transaction.atomic():
-            row = models.Session.objects.create(name=name, metadata=dict(metadata or {}))
+            row = models.Session.objects.create(
+                id=session_id or uuid.uuid4(), name=name, metadata=dict(metadata or {})
+            )
             send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
         return cls(row.pk)
 

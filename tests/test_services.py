@@ -296,3 +296,19 @@ def test_big_session_writes_take_a_constant_number_of_statements(op):
     statements = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) <= 7, [sql[:80] for sql in statements]
     assert positions_dense(s)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": "x" * 201}, "name"),
+        ({"name": "a\x00"}, "name"),
+        ({"metadata": ["not", "an", "object"]}, "metadata"),
+        ({"metadata": {"when": object()}}, "metadata"),
+        ({"metadata": {"ratio": float("nan")}}, "metadata"),
+    ],
+)
+def test_new_rejects_bad_name_and_metadata(kwargs, field):
+    with pytest.raises(InvalidArgument) as err:
+        SessionService.new(**kwargs)
+    assert err.value.details["field"] == field and models.Session.objects.count() == 0

@@ -29,7 +29,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-updated_at'],
-                'permissions': [],
             },
         ),
         migrations.CreateModel(
