@@ -40,7 +40,9 @@ class VersionedForm(forms.Form):
     expected_version = forms.IntegerField(
         min_value=0,
         error_messages={
-            "required": "The form did not say which version of the session it was made from; reload the page.",
+            "required": (
+                "The form did not say which version of the session it was made from; reload the page."
+            ),
             "invalid": "The session version sent with the form is not a number; reload the page.",
             "min_value": "The session version sent with the form is not valid; reload the page.",
         },
@@ -70,7 +72,10 @@ def _content_field() -> forms.CharField:
         strip=False,
         required=False,
         widget=forms.Textarea,
-        error_messages={"required": "Content is required."},
+        error_messages={
+            "required": "Content is required.",
+            "null_characters_not_allowed": "Content must not contain NUL characters (\\x00).",
+        },
     )
 
 
@@ -127,7 +132,10 @@ class SetMessagesForm(VersionedForm):
     messages_json = forms.CharField(
         strip=False,
         widget=forms.Textarea,
-        error_messages={"required": "Paste a JSON list of {role, content} objects."},
+        error_messages={
+            "required": "Paste a JSON list of {role, content} objects.",
+            "null_characters_not_allowed": "The JSON must not contain NUL characters (\\x00).",
+        },
     )
 
     def clean_messages_json(self) -> list[Message]:
@@ -151,7 +159,9 @@ def parse_messages_json(text: str) -> list[Message]:
     messages: list[Message] = []
     for i, item in enumerate(data):
         if not isinstance(item, dict):
-            raise forms.ValidationError(f"Item {i} must be an object with role and content, got a {_json_type(item)}.")
+            raise forms.ValidationError(
+                f"Item {i} must be an object with role and content, got a {_json_type(item)}."
+            )
         try:
             messages.append(check_message(item))
         except InvalidArgument as exc:
@@ -171,7 +181,9 @@ class ListFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, strip=True)
     key = forms.CharField(required=False, max_length=100, strip=True)
     value = forms.CharField(required=False, max_length=200, strip=True)
-    since = forms.DateField(required=False, error_messages={"invalid": "From date must look like 2026-11-25."})
+    since = forms.DateField(
+        required=False, error_messages={"invalid": "From date must look like 2026-11-25."}
+    )
     until = forms.DateField(required=False, error_messages={"invalid": "To date must look like 2026-11-25."})
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 

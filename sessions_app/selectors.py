@@ -13,9 +13,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Substr
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from sessions_app import models
@@ -28,8 +28,6 @@ CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
 SEARCH_CONFIG = "english"  # must match the expression of the GIN index in migration 0002
 USAGE_OPS = ("record_exchange", "set_usage")
 ROLE_NAMES = ("user", "assistant", "system")
-# Per-row editing links: (mode, label). One link each keeps a 100-row window small.
-ROW_LINKS = (("edit", "Edit"), ("insert-above", "+ above"), ("insert-below", "+ below"), ("remove", "Remove"))
 
 
 # ---------------------------------------------------------------- session list
@@ -87,25 +85,30 @@ def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
     """Sessions matching the filters, most recently updated first."""
     sessions = models.Session.objects.all()
     if filters.q:
-        # A semi-join on the matching messages' session ids, so PostgreSQL can start from the GIN index.
-        match = Q(name__icontains=filters.q) | Q(pk__in=_content_match(filters.q).values("session_id"))
         as_id = _parse_uuid(filters.q)
         if as_id is not None:
-            match |= Q(pk=as_id)
-        sessions = sessions.filter(match)
+            sessions = sessions.filter(pk=as_id)
+        else:
+            # The ids matching by name (trigram index on PostgreSQL) or by content (GIN full-text),
+            # then the page of those sessions: cost follows the number of matches, never the table.
+            by_name = models.Session.objects.filter(name__icontains=filters.q).order_by().values("pk")
+            by_content = _content_match(filters.q).order_by().values("session_id")
+            sessions = sessions.filter(pk__in=by_name.union(by_content))
     if filters.key:
         if filters.value:
             # KeyTextTransform takes the key as a value, never as lookup syntax ("a__b" stays one key).
-            sessions = sessions.annotate(_meta_value=KeyTextTransform(filters.key, "metadata")).filter(
-                _meta_value=filters.value
-            )
+            # The Cast makes the comparison plain text on SQLite too (not a JSON comparison).
+            meta_value = Cast(KeyTextTransform(filters.key, "metadata"), output_field=TextField())
+            sessions = sessions.annotate(_meta_value=meta_value).filter(_meta_value=filters.value)
         else:
             sessions = sessions.filter(metadata__has_key=filters.key)
     tz = timezone.get_current_timezone()
     if filters.since:
         sessions = sessions.filter(updated_at__gte=datetime.combine(filters.since, time.min, tz))
     if filters.until:
-        sessions = sessions.filter(updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz))
+        sessions = sessions.filter(
+            updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        )
     return sessions.order_by("-updated_at", "-pk")
 
 
@@ -117,19 +120,24 @@ class SessionRow:
     tags: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _tags(metadata: Any) -> list[tuple[str, str]]:
+def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
     if not isinstance(metadata, dict):
         return []
     return [(str(k), _short(v)) for k, v in list(metadata.items())[:6]]
 
 
 def _short(value: Any, limit: int = 40) -> str:
-    text = value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
     """Rows with their last-message preview: one query for the whole page, never one per row."""
+    # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
+    # session.message_count instead lets the planner hash-join the whole session table when one
+    # page holds a very long session.)
     wanted = Q()
     for s in sessions:
         if s.message_count:
@@ -138,6 +146,7 @@ def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
     if wanted:
         found = (
             models.Message.objects.filter(wanted)
+            .order_by()
             .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
             .values_list("session_id", "role", "preview")
         )
@@ -147,7 +156,7 @@ def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
         role, preview = last.get(s.pk, ("", ""))
         if len(preview) > PREVIEW_CHARS:
             preview = preview[:PREVIEW_CHARS] + "…"
-        rows.append(SessionRow(s, role, " ".join(preview.split()), _tags(s.metadata)))
+        rows.append(SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata)))
     return rows
 
 
@@ -182,6 +191,8 @@ def get_session(session_id: uuid.UUID | str) -> models.Session:
     session = models.Session.objects.filter(pk=pk).first() if pk else None
     if session is None:
         raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+    # Pre-formatted for templates: Django localises every int it prints, which adds up over 100 rows.
+    session.ver = str(session.version)
     return session
 
 
@@ -238,13 +249,21 @@ def window_for(count: int, *, page: int | None = None, at: int | None = None) ->
     return Window(page=page, count=count)
 
 
+def _with_positions(rows: list[models.Message], count: int) -> list[models.Message]:
+    """Positions as ready strings (pos, and up/down for the move buttons; None at the ends)."""
+    for m in rows:
+        m.pos = str(m.position)
+        m.up = str(m.position - 1) if m.position > 0 else None
+        m.down = str(m.position + 1) if m.position < count - 1 else None
+    return rows
+
+
 def message_window(session_id: uuid.UUID, window: Window) -> list[models.Message]:
     # The range scan uses the unique (session, position) index: constant cost at any depth.
-    return list(
-        models.Message.objects.filter(
-            session_id=session_id, position__gte=window.start, position__lt=window.stop
-        ).order_by("position")
-    )
+    rows = models.Message.objects.filter(
+        session_id=session_id, position__gte=window.start, position__lt=window.stop
+    ).order_by("position")
+    return _with_positions(list(rows), window.count)
 
 
 def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -264,7 +283,14 @@ def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
         except (KeyError, TypeError, ValueError):
             continue
         points.append(
-            {"version": version, "at": created_at, "op": op, "prompt": prompt, "completion": completion, "total": total}
+            {
+                "version": version,
+                "at": created_at,
+                "op": op,
+                "prompt": prompt,
+                "completion": completion,
+                "total": total,
+            }
         )
         if len(points) == CHART_MAX_EXCHANGES:
             break
@@ -288,9 +314,14 @@ def usage_chart(session_id: uuid.UUID) -> dict[str, Any]:
         h_prompt = p["prompt"] * scale
         h_completion = p["completion"] * scale
         base = CHART_HEIGHT - CHART_PAD
+        when = timezone.localtime(p["at"]).strftime("%Y-%m-%d %H:%M:%S")
         bars.append(
             {
                 **p,
+                "title": (
+                    f"v{p['version']} · {when} · prompt {p['prompt']} / completion {p['completion']}"
+                    f" / total {p['total']}"
+                ),
                 "x": round(CHART_PAD + i * step, 1),
                 "w": round(bar_w, 1),
                 "prompt_y": round(base - h_prompt, 1),
@@ -358,15 +389,21 @@ def session_detail_context(
     focus: int | None = None,
     full: int | None = None,
     preview: dict[str, Any] | None = None,
+    start: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the detail page (or its ``session-detail`` partial) renders."""
+    """Everything the detail page (or its ``session-detail`` partial) renders.
+
+    The window is the page of WINDOW_SIZE messages holding ``at`` (or ``start``), else page ``page``.
+    """
+    if at is None:
+        at = start
     session = get_session(session_id)
     window = window_for(session.message_count, page=page, at=at)
     form = form or FormState()
     return {
         "session": session,
         "window": window,
-        "messages": message_window(session.pk, window),
+        "message_rows": message_window(session.pk, window),
         "chart": usage_chart(session.pk),
         "can_edit": can_edit,
         "form": form,
@@ -376,24 +413,22 @@ def session_detail_context(
         "full": full,
         "preview": preview,
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
-def message_list_context(
-    session_id: uuid.UUID | str, *, can_edit: bool, page: int = 0
-) -> dict[str, Any]:
+def message_list_context(session_id: uuid.UUID | str, *, can_edit: bool, page: int = 0) -> dict[str, Any]:
     """Context of the ``message-list`` partial (one window) or of a ``message-chunk`` loaded on scroll."""
     session = get_session(session_id)
     window = window_for(session.message_count, page=page)
     return {
         "session": session,
         "window": window,
-        "messages": message_window(session.pk, window),
+        "message_rows": message_window(session.pk, window),
         "can_edit": can_edit,
         "form": FormState(),
+        "full": None,
+        "focus": None,
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
@@ -410,9 +445,10 @@ def message_row_context(
     from sessions_app.exceptions import IndexOutOfRange
 
     session = get_session(session_id)
-    message = models.Message.objects.filter(session_id=session.pk, position=index).first()
+    message = models.Message.objects.filter(session_id=session.pk, position=index).order_by().first()
     if message is None:
         raise IndexOutOfRange(index, session.message_count)
+    _with_positions([message], session.message_count)
     return {
         "session": session,
         "m": message,
@@ -422,7 +458,6 @@ def message_row_context(
         "full": index if full else None,
         "form": form or FormState(action=mode, index=index),
         "roles": ROLE_NAMES,
-        "row_links": ROW_LINKS,
     }
 
 
@@ -433,9 +468,9 @@ def _boundary(session_id: uuid.UUID, labelled: list[tuple[str, int]]) -> list[di
     positions = [p for _, p in labelled]
     found = {
         m.position: m
-        for m in models.Message.objects.filter(session_id=session_id, position__in=positions).annotate(
-            preview=Substr("content", 1, PREVIEW_CHARS + 1)
-        )
+        for m in models.Message.objects.filter(session_id=session_id, position__in=positions)
+        .order_by()
+        .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
     }
     out = []
     for label, position in labelled:

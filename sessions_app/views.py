@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from sessions_app import forms, selectors
@@ -52,14 +53,19 @@ def _session_or_404(session_id: uuid.UUID) -> Any:
         raise Http404(exc.message) from None
 
 
-def _htmx_target(request: HttpRequest) -> str:
+def _is_htmx(request: HttpRequest) -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
     htmx = getattr(request, "htmx", None)
-    if not htmx or htmx.history_restore_request:
-        return ""
-    return htmx.target or ""
+    return bool(htmx) and not htmx.history_restore_request
 
 
-def detail_url(session_id: uuid.UUID, *, page: int | None = None, anchor: int | None = None, **query: Any) -> str:
+def _htmx_target(request: HttpRequest) -> str:
+    return (request.htmx.target or "") if _is_htmx(request) else ""
+
+
+def detail_url(
+    session_id: uuid.UUID, *, page: int | None = None, anchor: int | None = None, **query: Any
+) -> str:
     url = reverse("sessions_app:session_detail", args=[session_id])
     params = {k: v for k, v in query.items() if v not in (None, "")}
     if page:
@@ -82,7 +88,7 @@ def render_detail(
 ) -> HttpResponse:
     """The detail page, or for htmx its ``session-detail`` partial, which replaces the whole view."""
     context = selectors.session_detail_context(session_id, can_edit=_can_edit(request), **state)
-    if _htmx_target(request) or (request.method == "POST" and getattr(request, "htmx", False)):
+    if _is_htmx(request):
         response = render(request, DETAIL + "#session-detail", context, status=status)
         # GETs target a row, a chunk or a preview; a stale page is replaced as a whole.
         return reswap(retarget(response, "#session-detail"), "outerHTML")
@@ -107,6 +113,7 @@ def _stale(request: HttpRequest, session: Any) -> VersionConflict | None:
 @require_GET
 @login_required
 @permission_required(READ, raise_exception=True)
+@vary_on_headers("HX-Request")  # the same URL answers with a fragment or a page: caches must tell them apart
 def session_list(request: HttpRequest) -> HttpResponse:
     form = forms.ListFilterForm(request.GET)
     status, error = 200, ""
@@ -123,7 +130,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     else:
         status = 400
         error = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        filters = selectors.ListFilters(**{k: v for k, v in _valid_filter_values(form).items()})
+        filters = selectors.ListFilters(**_valid_filter_values(form))
     context = selectors.session_list_context(filters, can_edit=_can_edit(request))
     context["filter_error"] = error
     if _htmx_target(request) == "session-table":
@@ -143,6 +150,7 @@ def _valid_filter_values(form: django_forms.Form) -> dict[str, Any]:
 @require_GET
 @login_required
 @permission_required(READ, raise_exception=True)
+@vary_on_headers("HX-Request")
 def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session_or_404(session_id)
     page, at = _int_param(request, "page"), _int_param(request, "at")
@@ -173,7 +181,7 @@ def message_chunk(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     """The next (or previous) window of rows, loaded on scroll or by the "more" links."""
     session = _session_or_404(session_id)
     page = _int_param(request, "page") or 0
-    if not getattr(request, "htmx", False):
+    if not _is_htmx(request):
         return HttpResponseRedirect(detail_url(session_id, page=page))
     stale = _stale(request, session)
     if stale:
@@ -193,7 +201,7 @@ def message_row(request: HttpRequest, session_id: uuid.UUID, index: int) -> Http
     if mode not in ROW_MODES:
         mode = "view"
     full = request.GET.get("full") == "1"
-    if not getattr(request, "htmx", False):
+    if not _is_htmx(request):
         query = {"row": index, "mode": mode if mode != "view" else "", "v": request.GET.get("v", "")}
         if full:
             query["full"] = index
@@ -229,7 +237,9 @@ def _preview(
             request, session.pk, VersionConflict(form.cleaned_data["expected_version"], session.version)
         )
     if action == "truncate":
-        preview = selectors.truncate_preview(session, form.cleaned_data["keep_first"], form.cleaned_data["keep_last"])
+        preview = selectors.truncate_preview(
+            session, form.cleaned_data["keep_first"], form.cleaned_data["keep_last"]
+        )
     else:
         preview = selectors.prune_preview(session, form.cleaned_data["n"])
     state["form"] = FormState(action=action, values=request.GET)
@@ -296,7 +306,7 @@ def _write(
     except SessionError as exc:
         state = FormState(action=action, index=index, values=request.POST, error=exc.message)
         return render_detail(request, session_id, status=exc.http_status, form=state, at=index)
-    if getattr(request, "htmx", False):
+    if _is_htmx(request):
         return render_detail(request, session_id, at=focus, focus=focus)
     page = selectors.window_for(selectors.get_session(session_id).message_count, at=focus).page
     return HttpResponseRedirect(detail_url(session_id, page=page, anchor=focus))
@@ -317,9 +327,7 @@ def _form_anchor(request: HttpRequest, action: str, index: int | None) -> tuple[
     return action, index
 
 
-def _writer(
-    action: str, form_class: type[forms.VersionedForm], run: Run
-) -> Callable[..., HttpResponse]:
+def _writer(action: str, form_class: type[forms.VersionedForm], run: Run) -> Callable[..., HttpResponse]:
     @require_POST
     @login_required
     @permission_required(WRITE, raise_exception=True)
@@ -377,7 +385,9 @@ def _move(s: SessionService, index: int, form: forms.MoveForm, v: int, actor: st
 
 
 def _truncate(s: SessionService, form: forms.TruncateForm, v: int, actor: str) -> int | None:
-    s.truncate(form.cleaned_data["keep_first"], form.cleaned_data["keep_last"], expected_version=v, actor=actor)
+    s.truncate(
+        form.cleaned_data["keep_first"], form.cleaned_data["keep_last"], expected_version=v, actor=actor
+    )
     return None
 
 

@@ -92,3 +92,11 @@ def field_value(values: dict[str, Any], name: str) -> Any:
 def urlencode_dict(values: dict[str, Any]) -> str:
     """A dict as a query string (without the "?")."""
     return urlencode(values or {})
+
+
+@register.filter
+def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
+    """Metadata as short (key, value) pairs, JSON-style (true, not True)."""
+    from sessions_app.selectors import metadata_tags as tags
+
+    return tags(metadata)
