@@ -184,10 +184,13 @@
     var feed = e.target.closest("[data-live-feed]");
     if (!feed || !feed._follow) return;
     feed._follow = false;
-    // Again once layout has settled (swapped-in charts and rows may still change the height).
+    // Again once layout has settled (swapped-in charts and rows may still change the height),
+    // unless the operator has scrolled up meanwhile.
     toBottom();
-    requestAnimationFrame(toBottom);
-    setTimeout(toBottom, 250);
+    var y = window.scrollY;
+    var again = function () { if (window.scrollY >= y - 2) { toBottom(); y = window.scrollY; } };
+    requestAnimationFrame(again);
+    setTimeout(again, 250);
   });
   document.addEventListener("htmx:afterSwap", function (e) {
     var feed = document.querySelector("[data-live-feed='list']");
