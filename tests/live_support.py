@@ -1,0 +1,159 @@
+"""Helpers shared by the live-feed tests and bench/bench_fanout.py: users, cookies, frames, a watcher.
+
+``Watcher`` is a websocket client that follows the same protocol as static/sessions_app/live.js:
+it keeps the page's version, drops old frames, asks for a snapshot on a gap and after every
+reconnect, and records which versions it saw (as deltas) or resynced past (snapshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVELOPE = re.compile(r'<template data-live="(?P<kind>[a-z]+)"(?P<attrs>[^>]*)></template>')
+ATTR = re.compile(r'data-(?P<name>[a-z]+)="(?P<value>[^"]*)"')
+
+
+@dataclass
+class Frame:
+    kind: str
+    session: str = ""
+    version: int = -1
+    base: int | None = None
+    count: int | None = None
+    html: str = ""
+
+
+def parse_frame(text: str) -> Frame:
+    match = ENVELOPE.match(text)
+    if match is None:
+        raise AssertionError(f"frame without a live envelope: {text[:200]!r}")
+    attrs = {m["name"]: m["value"] for m in ATTR.finditer(match["attrs"])}
+    return Frame(
+        kind=match["kind"],
+        session=attrs.get("session", ""),
+        version=int(attrs.get("version", -1)),
+        base=int(attrs["base"]) if "base" in attrs else None,
+        count=int(attrs["count"]) if "count" in attrs else None,
+        html=text[match.end() :],
+    )
+
+
+def make_user(username: str, role: str | None, *, password: str = "pw-Live-123!", **extra: Any) -> Any:
+    """A user in the role group ("editor", "viewer") or with no permission at all (None)."""
+    from django.contrib.auth.models import Group, User
+
+    from sessions_app import roles
+
+    roles.ensure_role_groups()
+    user = User.objects.create_user(username=username, password=password, **extra)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=roles.EDITORS if role == "editor" else roles.VIEWERS))
+    return user
+
+
+def session_cookie(user: Any) -> str:
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def ws_headers(cookie: str | None, origin: str = "http://localhost", host: str = "localhost") -> list:
+    from django.conf import settings
+
+    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
+    if cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    return headers
+
+
+@dataclass
+class Watcher:
+    """A protocol-following client of ``/ws/sessions/<id>/`` over real sockets (websockets library)."""
+
+    url: str
+    cookie: str
+    origin: str
+    version: int = 0
+    seen: dict[int, float] = field(default_factory=dict)  # version → receive time (deltas)
+    resynced: list[tuple[int, int]] = field(default_factory=list)  # (from, to) jumps by snapshot
+    missing_before_resync: int = 0  # versions skipped by gaps, later covered by a snapshot
+    order_violations: int = 0
+    reconnects: int = 0
+    frames: int = 0
+    closed_code: int | None = None
+    _stop: bool = False
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        import websockets
+        from django.conf import settings
+
+        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={self.cookie}"}
+        first = True
+        while not self._stop:
+            try:
+                async with websockets.connect(
+                    self.url, origin=self.origin, additional_headers=headers, open_timeout=5, max_size=None
+                ) as ws:
+                    if not first:
+                        self.reconnects += 1
+                    first = False
+                    await ws.send(json.dumps({"type": "hello", "version": self.version, "tail": True}))
+                    if ready is not None:
+                        ready.set()
+                    async for text in ws:
+                        await self.on_frame(ws, text)
+                    self.closed_code = ws.close_code
+                    if ws.close_code and ws.close_code >= 4000:
+                        return
+            except Exception:
+                # Refused (HTTP 403 while the server's channel layer is down), reset, or timed out:
+                # retry like htmx's ws extension does.
+                if self._stop:
+                    return
+            await asyncio.sleep(0.2)
+
+    async def on_frame(self, ws: Any, text: str) -> None:
+        now = time.perf_counter()
+        self.frames += 1
+        frame = parse_frame(text)
+        if frame.kind in ("presence",):
+            return
+        if frame.kind in ("ack", "stale"):
+            if frame.version > self.version:
+                await ws.send(json.dumps({"type": "resync", "version": self.version, "tail": True}))
+            return
+        if frame.kind == "snapshot":
+            if frame.version > self.version:
+                self.resynced.append((self.version, frame.version))
+                self.version = frame.version
+            return
+        if frame.kind == "delta":
+            if frame.version <= self.version:
+                return
+            if frame.base != self.version:
+                self.missing_before_resync += frame.base - self.version if frame.base > self.version else 0
+                await ws.send(json.dumps({"type": "resync", "version": self.version, "tail": True}))
+                return
+            if self.seen and frame.version <= max(self.seen):
+                self.order_violations += 1
+            for v in range(frame.base + 1, frame.version + 1):
+                self.seen[v] = now
+            self.version = frame.version
+
+    def covered(self, first: int, final: int) -> bool:
+        """Every version first..final was either received in order or jumped over by a snapshot."""
+        jumped = set()
+        for start, stop in self.resynced:
+            jumped.update(range(start + 1, stop + 1))
+        return all(v in self.seen or v in jumped for v in range(first, final + 1))
+
+    def stop(self) -> None:
+        self._stop = True

@@ -1,0 +1,324 @@
+"""The live feeds through the real ASGI stack (origin check → auth → consumers) with WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from sessions_app import live
+from sessions_app.events import session_group
+from sessions_app.services import Message, SessionService, TokenUsage, VersionConflict
+from tests.live_support import make_user, parse_frame, session_cookie, ws_headers
+from zyn_site.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+db = database_sync_to_async
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_consumer_connections():
+    """Consumers' ORM calls run on asgiref's one sync thread, which keeps its connection
+    (CONN_MAX_AGE); close it so the test database can be flushed and dropped."""
+    yield
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
+async def no_updates(communicator: WebsocketCommunicator, timeout: float = 0.5) -> bool:
+    """True when nothing but presence lists arrives within ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (remaining := deadline - loop.time()) > 0:
+        if await communicator.receive_nothing(timeout=remaining):
+            return True
+        if parse_frame(await communicator.receive_from()).kind != "presence":
+            return False
+    return True
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> int:
+    while True:
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            return output.get("code", 1000)
+
+
+@pytest.fixture
+def editor_cookie(db_user_editor):
+    return session_cookie(db_user_editor)
+
+
+@pytest.fixture
+def db_user_editor(transactional_db):
+    return make_user("ed", "editor")
+
+
+@pytest.fixture
+def session(transactional_db):
+    s = SessionService.new(name="live", metadata={"program": "ticket-triage"})
+    s.append("system", "Answer with JSON only.")
+    s.record_exchange("Classify: refund", '{"primary": "billing"}', TokenUsage(120, 30, 150))
+    return s
+
+
+async def connect(path: str, cookie: str | None, origin: str = "http://localhost") -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=ws_headers(cookie, origin))
+    connected, _ = await communicator.connect()
+    assert connected, f"{path} refused"
+    return communicator
+
+
+async def frames_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 3):
+    """Frames up to and including the first of ``kind`` (presence frames are skipped)."""
+    while True:
+        frame = parse_frame(await communicator.receive_from(timeout=timeout))
+        if frame.kind == kind:
+            return frame
+        assert frame.kind == "presence", f"expected {kind}, got {frame.kind}: {frame.html[:200]}"
+
+
+async def open_detail(s: SessionService, cookie: str) -> WebsocketCommunicator:
+    communicator = await connect(f"/ws/sessions/{s.id}/", cookie)
+    await communicator.send_json_to({"type": "hello", "version": await db(s.version)(), "tail": True})
+    await frames_until(communicator, "ack")
+    return communicator
+
+
+async def test_anonymous_socket_is_refused(session):
+    communicator = WebsocketCommunicator(application, f"/ws/sessions/{session.id}/", headers=ws_headers(None))
+    connected, _ = await communicator.connect()
+    assert not connected, "an anonymous socket was accepted"
+    communicator = WebsocketCommunicator(application, "/ws/sessions/", headers=ws_headers(None))
+    assert not (await communicator.connect())[0]
+
+
+async def test_foreign_origin_is_refused_even_when_logged_in(session, editor_cookie):
+    for origin in ("http://evil.example", "http://localhost.evil.example", "null"):
+        communicator = WebsocketCommunicator(
+            application, f"/ws/sessions/{session.id}/", headers=ws_headers(editor_cookie, origin)
+        )
+        connected, _ = await communicator.connect()
+        assert not connected, f"socket from origin {origin} was accepted"
+
+
+async def test_user_without_view_permission_and_unknown_session_are_refused(session, editor_cookie):
+    nobody = await db(make_user)("nobody", None)
+    cookie = await db(session_cookie)(nobody)
+    for path, who in ((f"/ws/sessions/{session.id}/", cookie), ("/ws/sessions/", cookie)):
+        communicator = WebsocketCommunicator(application, path, headers=ws_headers(who))
+        assert not (await communicator.connect())[0], f"{path} accepted a user without view_session"
+    missing = "/ws/sessions/00000000-0000-0000-0000-000000000000/"
+    communicator = WebsocketCommunicator(application, missing, headers=ws_headers(editor_cookie))
+    assert not (await communicator.connect())[0], "a socket for a session that does not exist was accepted"
+
+
+async def test_hello_at_an_old_version_gets_a_snapshot(session, editor_cookie):
+    communicator = await connect(f"/ws/sessions/{session.id}/", editor_cookie)
+    await communicator.send_json_to({"type": "hello", "version": 1, "tail": True})
+    frame = await frames_until(communicator, "snapshot")
+    assert frame.version == 2 and frame.count == 3
+    assert 'id="session-header"' in frame.html and 'id="message-list"' in frame.html
+    assert 'id="usage-chart"' in frame.html and 'id="message-2"' in frame.html
+    await communicator.disconnect()
+
+
+APPENDS = [
+    ("append", lambda s, v: s.append("user", "Also: is order 88213 refundable?", expected_version=v), 1),
+    ("record_exchange", lambda s, v: s.record_exchange("Next?", '{"ok": true}', TokenUsage(5, 6, 11)), 2),
+]
+
+
+@pytest.mark.parametrize("op,write,added", APPENDS, ids=[a[0] for a in APPENDS])
+async def test_appends_push_header_and_new_rows_as_a_delta(session, editor_cookie, op, write, added):
+    communicator = await open_detail(session, editor_cookie)
+    await db(write)(session, 2)
+    frame = await frames_until(communicator, "delta")
+    assert (frame.base, frame.version, frame.count) == (2, 3, 3 + added)
+    assert 'id="session-header"' in frame.html and "v3" in frame.html
+    assert 'hx-swap-oob="beforeend:#message-list"' in frame.html
+    for position in range(3, 3 + added):
+        assert f'id="message-{position}"' in frame.html
+    assert ('id="usage-chart"' in frame.html) == (op == "record_exchange")
+    assert "Edit</a>" in frame.html  # an editor gets write controls
+    await communicator.disconnect()
+
+
+async def test_set_usage_and_replace_are_deltas_of_what_they_change(session, editor_cookie):
+    communicator = await open_detail(session, editor_cookie)
+    await db(session.set_usage)(TokenUsage(1, 2, 3), expected_version=2)
+    frame = await frames_until(communicator, "delta")
+    assert frame.version == 3 and 'id="usage-chart"' in frame.html and "message-" not in frame.html
+    await db(session.replace)(1, Message("user", "Classify: <b>refund</b>"), expected_version=3)
+    frame = await frames_until(communicator, "delta")
+    assert (frame.base, frame.version) == (3, 4)
+    assert 'id="message-1"' in frame.html and "&lt;b&gt;refund&lt;/b&gt;" in frame.html  # escaped
+    assert "beforeend" not in frame.html
+    await communicator.disconnect()
+
+
+STRUCTURAL = [
+    ("insert", lambda s: s.insert(0, Message("system", "Be brief."), expected_version=2)),
+    ("remove", lambda s: s.remove(0, expected_version=2)),
+    ("move", lambda s: s.move(0, 2, expected_version=2)),
+    ("prune", lambda s: s.prune(1, expected_version=2)),
+    ("truncate", lambda s: s.truncate(1, 1, expected_version=2)),
+    ("clear", lambda s: s.clear(expected_version=2)),
+    ("set_messages", lambda s: s.set_messages([Message("user", "hi")], expected_version=2)),
+]
+
+
+@pytest.mark.parametrize("op,write", STRUCTURAL, ids=[s[0] for s in STRUCTURAL])
+async def test_writes_that_move_messages_make_the_page_resync_its_window(session, editor_cookie, op, write):
+    communicator = await open_detail(session, editor_cookie)
+    await db(write)(session)
+    frame = await frames_until(communicator, "stale")
+    assert frame.version == 3 and frame.html == ""
+    await communicator.send_json_to({"type": "resync", "version": 2, "tail": True})
+    snapshot = await frames_until(communicator, "snapshot")
+    expected = await db(session.messages)()
+    assert snapshot.version == 3 and snapshot.count == len(expected)
+    for position in range(len(expected)):
+        assert f'id="message-{position}"' in snapshot.html
+    assert f'id="message-{len(expected)}"' not in snapshot.html
+    await communicator.disconnect()
+
+
+async def test_failed_writes_push_nothing(session, editor_cookie):
+    communicator = await open_detail(session, editor_cookie)
+    with pytest.raises(VersionConflict):
+        await db(session.append)("user", "late", expected_version=1)
+    with pytest.raises(IndexError):
+        await db(session.remove)(99)
+    with pytest.raises(ValueError):
+        await db(session.append)("robot", "bad role")
+    assert await no_updates(communicator), "a failed write pushed a frame"
+    await communicator.disconnect()
+
+
+async def test_viewers_get_updates_without_write_controls(session, editor_cookie):
+    viewer = await db(make_user)("vi", "viewer")
+    viewer_ws = await open_detail(session, await db(session_cookie)(viewer))
+    editor_ws = await open_detail(session, editor_cookie)
+    await db(session.append)("assistant", "{}")
+    seen_by_viewer = await frames_until(viewer_ws, "delta")
+    seen_by_editor = await frames_until(editor_ws, "delta")
+    assert 'id="message-3"' in seen_by_viewer.html
+    assert "Edit</a>" not in seen_by_viewer.html and "<form" not in seen_by_viewer.html
+    assert "Edit</a>" in seen_by_editor.html
+    await viewer_ws.disconnect()
+    await editor_ws.disconnect()
+
+
+async def test_one_render_per_event_and_level_however_many_watchers(session, editor_cookie):
+    watchers = [await open_detail(session, editor_cookie) for _ in range(6)]
+    before = live.stats["renders"]
+    await db(session.append)("user", "fan-out")
+    bodies = {(await frames_until(w, "delta")).html for w in watchers}
+    assert len(bodies) == 1, "watchers of one level got different bytes"
+    assert live.stats["renders"] - before == 1
+    for w in watchers:
+        await w.disconnect()
+
+
+async def test_presence_join_and_leave(session, editor_cookie):
+    other = await db(make_user)("ana", "viewer")
+    me = await connect(f"/ws/sessions/{session.id}/", editor_cookie)
+    first = await frames_until(me, "presence")
+    assert "Nobody else is watching." in first.html
+    them = await connect(f"/ws/sessions/{session.id}/", await db(session_cookie)(other))
+    joined = await frames_until(me, "presence")
+    assert ">ana</li>" in joined.html and ">ed</li>" not in joined.html
+    theirs = await frames_until(them, "presence")
+    assert ">ed</li>" in theirs.html and ">ana</li>" not in theirs.html
+    await them.disconnect()
+    left = await frames_until(me, "presence")
+    assert "Nobody else is watching." in left.html
+    await me.disconnect()
+
+
+async def test_deactivating_a_user_closes_their_sockets(session, editor_cookie, db_user_editor):
+    detail = await open_detail(session, editor_cookie)
+    listing = await connect("/ws/sessions/", editor_cookie)
+
+    def deactivate():
+        db_user_editor.is_active = False
+        db_user_editor.save()
+
+    await db(deactivate)()
+    for communicator in (detail, listing):
+        assert await closed_with(communicator) == 4403
+        await communicator.disconnect()
+
+
+async def test_periodic_check_closes_sockets_of_users_deactivated_without_signals(
+    session, editor_cookie, db_user_editor, monkeypatch
+):
+    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    detail = await open_detail(session, editor_cookie)
+    from django.contrib.auth.models import User
+
+    await db(lambda: User.objects.filter(pk=db_user_editor.pk).update(is_active=False))()  # no signal
+    assert await closed_with(detail) == 4403
+    await detail.disconnect()
+
+
+async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
+    session, editor_cookie, monkeypatch
+):
+    """Like a Redis restart: the socket's group membership vanishes and events are lost meanwhile."""
+    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.5")
+    communicator = await open_detail(session, editor_cookie)
+    layer, group = get_channel_layer(), session_group(session.id)
+    if hasattr(layer, "groups"):  # in-memory layer
+        channels = list(layer.groups.get(group, {}))
+    else:  # channels-redis keeps each group in a sorted set
+        import redis.asyncio as redis
+        from django.conf import settings
+
+        client = redis.from_url(settings.REDIS_URL)
+        channels = [c.decode() for c in await client.zrange(layer._group_key(group), 0, -1)]
+        await client.aclose()
+    assert channels, "the socket was not in its session's group"
+    for channel in channels:
+        await layer.group_discard(group, channel)
+    await db(session.append)("user", "while nobody listened")
+    frame = await frames_until(communicator, "stale")
+    assert frame.version == 3
+    await asyncio.sleep(0.7)  # the next check has re-joined the group: events flow again
+    await db(session.append)("user", "after the repair")
+    frame = await frames_until(communicator, "delta")
+    assert (frame.base, frame.version) == (3, 4)
+    await communicator.disconnect()
+
+
+async def test_list_feed_pushes_new_and_changed_rows(session, editor_cookie):
+    communicator = await connect("/ws/sessions/", editor_cookie)
+    await communicator.send_json_to({"type": "hello", "sessions": {str(session.id): 1}})
+    resent = await frames_until(communicator, "row")  # the page had v1 of a row that is at v2
+    assert resent.session == str(session.id) and resent.version == 2
+    await frames_until(communicator, "ack")
+    created = await db(SessionService.new)(name="fresh <one>")
+    frame = await frames_until(communicator, "row")
+    assert frame.session == str(created.id) and frame.version == 0
+    assert f'id="session-{created.id}"' in frame.html and "fresh &lt;one&gt;" in frame.html
+    await db(session.record_exchange)("p", "r", TokenUsage(1000, 234, 1234))
+    frame = await frames_until(communicator, "row")
+    assert frame.version == 3 and "1,234" in frame.html and ">5</td>" in frame.html
+    await communicator.disconnect()
+
+
+async def test_garbage_from_the_page_is_ignored(session, editor_cookie):
+    communicator = await open_detail(session, editor_cookie)
+    for text in ("not json", "[1, 2]", '{"type": "drop tables"}', '{"type": "resync", "page": "x"}'):
+        await communicator.send_to(text_data=text)
+    frame = await frames_until(communicator, "snapshot")  # only the last one asked for something
+    assert frame.version == 2
+    assert await no_updates(communicator, 0.3)
+    await communicator.disconnect()

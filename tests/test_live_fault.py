@@ -1,0 +1,115 @@
+"""Fault: Redis stops while a watcher is connected; writes keep succeeding; after Redis is back the
+watcher converges on the final version.
+
+Uses a private redis-server on port 8599 (never the shared one), one daphne on 8510, and this
+process as the writer (a program writing through SessionService), on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from channels.layers import channel_layers
+from django.db import connection
+
+from sessions_app.services import SessionService
+from tests.live_servers import REDIS_SERVER, Daphne, RedisServer
+from tests.live_support import Watcher, make_user, session_cookie
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        REDIS_SERVER is None, reason="needs redis-server on PATH (apt-get install redis-server)"
+    ),
+]
+
+REDIS_PORT, DAPHNE_PORT = 8599, 8510
+
+
+def _use_redis(settings, url: str) -> None:
+    settings.REDIS_URL = url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [url], "capacity": 1500},
+        }
+    }
+    channel_layers.backends.clear()
+
+
+async def _append(session: SessionService, content: str) -> int:
+    """A program's write, from a worker thread that then closes its own database connection."""
+
+    def write() -> int:
+        try:
+            return session.append("user", content)
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(write)
+
+
+async def _until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+def test_watcher_converges_on_the_final_version_after_redis_comes_back(settings):
+    editor = make_user("fault", "editor")
+    cookie = session_cookie(editor)
+    session = SessionService.new(name="fault")
+    redis = RedisServer(REDIS_PORT).start()
+    daphne = None
+    try:
+        _use_redis(settings, redis.url)
+        daphne = Daphne(DAPHNE_PORT, redis_url=redis.url, extra_env={"ZYN_LIVE_TICK_SECONDS": "1"}).start()
+        watcher = Watcher(f"{daphne.ws_url}/ws/sessions/{session.id}/", cookie, origin=daphne.url)
+        versions_during_outage: list[int] = []
+
+        async def scenario() -> None:
+            ready = asyncio.Event()
+            task = asyncio.ensure_future(watcher.run(ready))
+            try:
+                await asyncio.wait_for(ready.wait(), 10)
+                await asyncio.sleep(0.5)
+                for i in range(5):
+                    await _append(session, f"before {i}")
+                assert await _until(lambda: watcher.version == 5, 10), (
+                    f"before the outage: v{watcher.version}"
+                )
+
+                redis.stop()
+                for i in range(20):  # the writes succeed: publishing after commit is best effort
+                    versions_during_outage.append(await _append(session, f"during {i}"))
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(1)
+                assert watcher.version < 25, "the watcher saw writes made while Redis was down?"
+
+                redis.start()
+                converged = await _until(lambda: watcher.version == 25, 30)
+                assert converged, f"watcher stuck at v{watcher.version} after Redis came back (final v25)"
+                # And the feed works again afterwards.
+                await _append(session, "after")
+                assert await _until(lambda: watcher.version == 26, 15), (
+                    f"after the outage: v{watcher.version}"
+                )
+            finally:
+                watcher.stop()
+                task.cancel()
+
+        asyncio.run(scenario())
+        print(f"fault: reconnects={watcher.reconnects} resynced={watcher.resynced}")
+        assert versions_during_outage == list(range(6, 26))
+        assert session.version() == 26 and session.len() == 26
+        assert watcher.covered(1, 26)
+        assert watcher.order_violations == 0
+    finally:
+        if daphne is not None:
+            daphne.stop()
+        redis.stop()
