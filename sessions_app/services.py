@@ -341,8 +341,12 @@ class SessionService:
 
     def at(self, index: int) -> Message:
         check_int(index, "index")
+        # order_by(): Message's default ordering ("session", …) would JOIN the session table to sort
+        # by its updated_at, for a lookup that finds at most one row.
         found = list(
-            models.Message.objects.filter(session_id=self.id, position=index).values_list("role", "content")
+            models.Message.objects.filter(session_id=self.id, position=index)
+            .order_by()
+            .values_list("role", "content")
         )
         if index < 0 or not found:
             raise IndexOutOfRange(index, self.len())
