@@ -419,8 +419,14 @@ class OpResult:
     name: str
     service_ms: list[float] = field(default_factory=list)
     raw_ms: list[float] = field(default_factory=list)
+    service_cpu: list[float] = field(default_factory=list)
+    raw_cpu: list[float] = field(default_factory=list)
     service_statements: int | None = None
     raw_statements: int | None = None
+
+    def add(self, side: str, ms: float, cpu: float) -> None:
+        (self.service_ms if side == "service" else self.raw_ms).append(ms)
+        (self.service_cpu if side == "service" else self.raw_cpu).append(cpu)
 
     @staticmethod
     def _p(samples: list[float], q: float) -> float:
@@ -437,6 +443,8 @@ class OpResult:
             "raw_med": r_med,
             "raw_p95": self._p(self.raw_ms, 0.95),
             "ratio": s_med / r_med,
+            "svc_cpu": statistics.fmean(self.service_cpu),
+            "raw_cpu": statistics.fmean(self.raw_cpu),
             "stmts": f"{self.service_statements}/{self.raw_statements}",
         }
 
@@ -445,6 +453,16 @@ def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter_ns()
     fn()
     return (time.perf_counter_ns() - start) / 1e6
+
+
+def timed_cpu(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall ms and this process's CPU ms (all its threads) for one call.
+
+    On a shared machine the wall time swings with other work; the client CPU a call burns does not.
+    """
+    start, cpu = time.perf_counter_ns(), time.process_time_ns()
+    fn()
+    return (time.perf_counter_ns() - start) / 1e6, (time.process_time_ns() - cpu) / 1e6
 
 
 @dataclass
@@ -508,9 +526,9 @@ class Bench:
                 if i % 2:
                     sides.reverse()
                 for side, fn in sides:
-                    ms = timed(fn)
+                    ms, cpu = timed_cpu(fn)
                     if record:
-                        (step.result.service_ms if side == "service" else step.result.raw_ms).append(ms)
+                        step.result.add(side, ms, cpu)
 
     def count_statements(
         self, results: dict[str, OpResult], steps: list[Step], service: Any, raw: RawSession
@@ -650,9 +668,9 @@ class Bench:
             if i % 2:
                 sides.reverse()
             for side, target in sides:
-                ms = timed(lambda t=target: t.truncate(*TRUNCATE_KEEP))
+                ms, cpu = timed_cpu(lambda t=target: t.truncate(*TRUNCATE_KEEP))
                 if i >= 2:
-                    (truncate.service_ms if side == "service" else truncate.raw_ms).append(ms)
+                    truncate.add(side, ms, cpu)
                 target.set_messages(self.template)
         self.count_statements(
             results,
@@ -897,14 +915,15 @@ def machine_facts(url: str) -> dict[str, str]:
 def ops_table(results: list[OpResult]) -> str:
     lines = [
         "| op (10,000 messages) | n | service median ms | service p95 ms | raw median ms | raw p95 ms "
-        "| service/raw | ≤ 2× | statements svc/raw |",
-        "|---|--:|--:|--:|--:|--:|--:|:-:|:-:|",
+        "| service/raw | ≤ 2× | statements svc/raw | client CPU ms svc/raw |",
+        "|---|--:|--:|--:|--:|--:|--:|:-:|:-:|--:|",
     ]
     for r in (x.row() for x in results):
         ok = "yes" if r["ratio"] <= 2 else "**no**"
         lines.append(
             f"| {r['op']} | {r['n']} | {r['svc_med']:.3f} | {r['svc_p95']:.3f} | {r['raw_med']:.3f} "
-            f"| {r['raw_p95']:.3f} | {r['ratio']:.2f}× | {ok} | {r['stmts']} |"
+            f"| {r['raw_p95']:.3f} | {r['ratio']:.2f}× | {ok} | {r['stmts']} "
+            f"| {r['svc_cpu']:.2f} / {r['raw_cpu']:.2f} |"
         )
     return "\n".join(lines)
 
