@@ -67,3 +67,49 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} {self.op}"
+
+
+# ---------------------------------------------------------------- API keys (JSON API, issue 6)
+
+
+class ApiKey(models.Model):
+    """A named credential for the JSON API. Only a hash of the secret is stored; the raw key is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "read-only"
+        WRITE = "write", "read-write"
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        help_text="Shown in every event this key writes, as actor api:<name>.",
+    )
+    # The public part of the key (zyn_<prefix>_<secret>): finds the row without scanning hashes.
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE

@@ -294,7 +294,10 @@ class SessionService:
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def new(cls, name: str = "", metadata: Mapping[str, Any] | None = None) -> SessionService:
+    def new(
+        cls, name: str = "", metadata: Mapping[str, Any] | None = None, *, session_id: uuid.UUID | None = None
+    ) -> SessionService:
+        """A new empty session; ``session_id`` keeps a known id (import of an export)."""
         if not isinstance(name, str) or len(name) > 200 or "\x00" in name:
             raise InvalidArgument("name must be text of at most 200 characters", field="name")
         if metadata is not None and not isinstance(metadata, Mapping):
@@ -306,7 +309,9 @@ class SessionService:
                 "metadata must be JSON (text, numbers, lists, objects)", field="metadata"
             ) from None
         with transaction.atomic():
-            row = models.Session.objects.create(name=name, metadata=dict(metadata or {}))
+            row = models.Session.objects.create(
+                id=session_id or uuid.uuid4(), name=name, metadata=dict(metadata or {})
+            )
             send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
         return cls(row.pk)
 

@@ -32,3 +32,16 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup, django_db_blocker):  # noqa: ANN001
+    """Close PostgreSQL connection pools (live-server threads return connections there) before the
+    test database is dropped, so teardown is not refused with "being accessed by other users"."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all(initialized_only=True):
+            if getattr(conn, "pool", None) is not None:
+                conn.close_pool()

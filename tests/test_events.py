@@ -1,4 +1,9 @@
-"""Events reach the channel layer after commit only: never before, never on rollback or failure."""
+"""Events reach the channel layer after commit only: never before, never on rollback or failure.
+
+The receiving side runs on the test's event loop and the writes run in a worker thread (as a sync view
+would under daphne), so the same test works with the in-memory layer and with channels-redis, whose
+connections belong to one event loop.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -14,25 +19,21 @@ from sessions_app.events import SESSION_LIST_GROUP, session_group
 from sessions_app.services import IndexOutOfRange, SessionService
 
 
-def subscribe(group: str) -> str:
+async def subscribe(group: str) -> str:
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
     return channel
 
 
-def received(channel: str, timeout: float = 0.2) -> list[dict]:
+async def received(channel: str, timeout: float = 0.3) -> list[dict]:
     layer = get_channel_layer()
-
-    async def drain() -> list[dict]:
-        out = []
-        while True:
-            try:
-                out.append(await asyncio.wait_for(layer.receive(channel), timeout))
-            except TimeoutError:
-                return out
-
-    return async_to_sync(drain)()
+    out = []
+    while True:
+        try:
+            out.append(await asyncio.wait_for(layer.receive(channel), timeout))
+        except TimeoutError:
+            return out
 
 
 @pytest.mark.django_db
@@ -43,30 +44,45 @@ def test_successful_write_queues_exactly_one_on_commit_publication(django_captur
     assert len(callbacks) == 1
 
 
+@pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-def test_event_goes_to_session_and_list_groups_after_commit():
-    s = SessionService.new()
-    watcher, lister = subscribe(session_group(s.id)), subscribe(SESSION_LIST_GROUP)
-    with transaction.atomic():
-        s.append("user", "hi", actor="alice")
-        assert received(watcher) == []  # not before commit
-    expected = {"type": "session.changed", "session": str(s.id), "version": 1, "op": "append"}
-    assert received(watcher) == [expected]
-    assert received(lister) == [expected]
+async def test_event_goes_to_session_and_list_groups_after_commit():
+    s = await sync_to_async(SessionService.new)()
+    watcher, lister = await subscribe(session_group(s.id)), await subscribe(SESSION_LIST_GROUP)
+    await received(lister)  # the "create" event of this session
+    seen_inside: list[dict] = []
 
-
-@pytest.mark.django_db(transaction=True)
-def test_nothing_is_published_on_rollback_or_failure():
-    s = SessionService.new()
-    watcher = subscribe(session_group(s.id))
-    with pytest.raises(RuntimeError):
+    def write_in_a_transaction() -> None:
         with transaction.atomic():
-            s.append("user", "rolled back")
-            raise RuntimeError("caller fails after the write")
-    with pytest.raises(IndexOutOfRange):
-        s.remove(5)
-    assert received(watcher) == []
-    assert s.version() == 0 and s.messages() == []
+            s.append("user", "hi", actor="alice")
+            # still inside the transaction: ask the loop whether anything arrived yet
+            seen_inside.extend(asyncio.run_coroutine_threadsafe(received(watcher, 0.2), loop).result())
+
+    loop = asyncio.get_running_loop()
+    await sync_to_async(write_in_a_transaction, thread_sensitive=False)()
+    assert seen_inside == []  # not before commit
+    expected = {"type": "session.changed", "session": str(s.id), "version": 1, "op": "append"}
+    assert await received(watcher) == [expected]
+    assert await received(lister) == [expected]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_nothing_is_published_on_rollback_or_failure():
+    s = await sync_to_async(SessionService.new)()
+    watcher = await subscribe(session_group(s.id))
+
+    def rolled_back() -> None:
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                s.append("user", "rolled back")
+                raise RuntimeError("caller fails after the write")
+        with pytest.raises(IndexOutOfRange):
+            s.remove(5)
+
+    await sync_to_async(rolled_back)()
+    assert await received(watcher) == []
+    assert await sync_to_async(s.version)() == 0 and await sync_to_async(s.messages)() == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "sessions_app",
+    "drf_spectacular_sidecar",  # Swagger UI assets (static files only) for /api/v1/docs
 ]
 
 MIDDLEWARE = [
@@ -85,13 +86,20 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
-            conn_health_checks=True,
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        # Under daphne every request and every database_sync_to_async call may run on a different
+        # thread, so persistent per-thread connections (CONN_MAX_AGE) pile up to one per thread.
+        # A psycopg pool hands connections back at the end of each request/call instead.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DJANGO_DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX", "20")),
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
@@ -176,3 +184,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# ---------------------------------------------------------------- JSON API (issue 6)
+# The cache holds the per-API-key rate-limit counters. Local memory is per process: with several daphne
+# processes and no REDIS_URL each one counts separately (N processes allow N x the limit).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "zyn",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zyn"}}
+# Requests per API key per window (seconds); 0 disables rate limiting.
+ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
+ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
+# Largest JSON request body (bytes); larger → 413 before the body is read.
+ZYN_API_MAX_BODY_BYTES = int(os.environ.get("ZYN_API_MAX_BODY_BYTES", str(32 * 1024 * 1024)))

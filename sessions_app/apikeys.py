@@ -1,0 +1,141 @@
+"""API keys for the JSON API: creation (raw key shown once), verification, revocation, rate limiting.
+
+Key format: ``zyn_<prefix>_<secret>``. The prefix (public, unique) finds the row; only
+sha256(secret) is stored. The secret has 256 bits of entropy, so a fast hash is enough (no
+password stretching needed) and comparison uses ``hmac.compare_digest``.
+
+Rate limiting is a fixed window counter per key in the Django cache (settings.CACHES). With the
+local-memory cache (no REDIS_URL) each process counts on its own, so N daphne processes allow N times
+the limit; set REDIS_URL to share the counter between processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sessions_app.exceptions import InvalidArgument
+from sessions_app.models import ApiKey
+
+KEY_PREFIX = "zyn"
+PREFIX_BYTES = 6  # 12 hex characters
+SECRET_BYTES = 32
+# Updating last_used_at on every request would be a write per read; once a minute is enough.
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(
+    name: str, scope: str = ApiKey.Scope.READ, created_by: object | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns (row, raw key). The raw key is not stored anywhere: show it once."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+        raise InvalidArgument("name must be 1-100 characters of text", field="name")
+    if scope not in ApiKey.Scope.values:
+        raise InvalidArgument(f"scope must be one of {', '.join(ApiKey.Scope.values)}", field="scope")
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    for _ in range(5):  # a prefix collision is astronomically rare; retry rather than fail
+        prefix = secrets.token_hex(PREFIX_BYTES)
+        try:
+            with transaction.atomic():
+                row = ApiKey.objects.create(
+                    name=name.strip(),
+                    prefix=prefix,
+                    secret_hash=hash_secret(secret),
+                    scope=scope,
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            if ApiKey.objects.filter(name=name.strip()).exists():
+                raise InvalidArgument(
+                    f"an API key named {name.strip()!r} already exists", field="name"
+                ) from None
+            continue
+        return row, f"{KEY_PREFIX}_{prefix}_{secret}"
+    raise RuntimeError("could not allocate a unique key prefix")
+
+
+def assign_secret(row: ApiKey) -> str:
+    """Give an unsaved ApiKey (e.g. from the admin form) a fresh prefix + secret; returns the raw key."""
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    row.prefix = secrets.token_hex(PREFIX_BYTES)
+    row.secret_hash = hash_secret(secret)
+    return f"{KEY_PREFIX}_{row.prefix}_{secret}"
+
+
+def revoke(row: ApiKey) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = timezone.now()
+        ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=row.revoked_at)
+
+
+_KEY_SHAPE = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{{2 * PREFIX_BYTES}}})_([A-Za-z0-9_-]{{20,200}})")
+
+
+def split_key(raw: str) -> tuple[str, str] | None:
+    """(prefix, secret), or None for anything not shaped like a key (never reaches the database)."""
+    match = _KEY_SHAPE.fullmatch(raw)
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def verify(raw: str) -> ApiKey | None:
+    """The active key matching ``raw``, or None (unknown, malformed, wrong secret or revoked)."""
+    parts = split_key(raw)
+    if parts is None:
+        return None
+    prefix, secret = parts
+    row = ApiKey.objects.filter(prefix=prefix).first()
+    if row is None:
+        # Hash anyway so a wrong prefix costs the same time as a wrong secret.
+        hmac.compare_digest(hash_secret(secret), "0" * 64)
+        return None
+    if not hmac.compare_digest(hash_secret(secret), row.secret_hash) or row.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
+        row.last_used_at = now
+    return row
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int
+
+
+def check_rate(row: ApiKey, *, now: float | None = None) -> RateDecision:
+    """Count one request for ``row`` in the current window (settings.ZYN_API_RATE_LIMIT per
+    ZYN_API_RATE_WINDOW seconds; a limit of 0 disables limiting)."""
+    limit = int(settings.ZYN_API_RATE_LIMIT)
+    window = max(1, int(settings.ZYN_API_RATE_WINDOW))
+    if limit <= 0:
+        return RateDecision(True, 0, 0, 0)
+    now = time.time() if now is None else now
+    bucket = int(now // window)
+    cache_key = f"zyn:api-rate:{row.prefix}:{bucket}"
+    # add() is atomic (SET NX on Redis): the first request of a window creates the counter.
+    if cache.add(cache_key, 1, timeout=window + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(cache_key, 1, timeout=window + 1)
+            count = 1
+    retry_after = max(1, int((bucket + 1) * window - now + 0.999))
+    return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)

@@ -1,0 +1,35 @@
+"""The dashboard's export download: GET /sessions/<id>/export?format=json|jsonl|openai (login + view)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from sessions_app import transfer
+from sessions_app.exceptions import InvalidArgument, SessionNotFound
+from sessions_app.services import SessionService
+
+
+@require_GET
+@login_required
+@permission_required("sessions_app.view_session", raise_exception=True)
+def session_export(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
+    try:
+        fmt = transfer.check_format(request.GET.get("format", "json"))
+    except InvalidArgument as exc:
+        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+    try:
+        service = SessionService.get(session_id)
+    except SessionNotFound:
+        return HttpResponse("No such session.", status=404, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(
+        (chunk.encode("utf-8") for chunk in transfer.export_lines([service.id], fmt)),
+        content_type=f"{transfer.CONTENT_TYPES[fmt]}; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{transfer.filename(fmt, f"session-{service.id}")}"'
+    )
+    return response
