@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from sessions_app.downloads import session_export
 
@@ -11,5 +10,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("sessions_app.api_urls")),
     path("sessions/<uuid:session_id>/export", session_export, name="session-export"),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include("sessions_app.urls")),
 ]

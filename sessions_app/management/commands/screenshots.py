@@ -1,0 +1,128 @@
+"""Regenerate docs/screenshots/ of the session list and detail pages in real Chromium.
+
+Serves the current database on a local port for the duration of the command, signs in as an
+existing operator (no password needed: the session is created server-side), and captures the
+pages at desktop (1280 px) and phone (390 px) width, light and dark.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.management.base import BaseCommand, CommandError
+from django.test import Client
+from django.test.testcases import LiveServerThread
+
+from sessions_app.models import Session
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]
+SHOTS = [
+    # (file name, page, viewport width, height, colour scheme, full page)
+    ("list-1280.png", "list", 1280, 900, "light", False),
+    ("list-1280-dark.png", "list", 1280, 900, "dark", False),
+    ("list-phone.png", "list", 390, 844, "light", False),
+    ("detail-1280.png", "detail", 1280, 1000, "light", False),
+    ("detail-1280-dark.png", "detail", 1280, 1000, "dark", False),
+    ("detail-phone.png", "detail", 390, 844, "light", False),
+    ("detail-truncate-preview-1280.png", "preview", 1280, 1000, "light", False),
+]
+
+
+class Command(BaseCommand):
+    help = "Regenerate screenshots of the list and detail pages into docs/screenshots/ (needs Chromium)."
+
+    def add_arguments(self, parser):  # noqa: ANN001
+        parser.add_argument("--out", default=str(Path(settings.BASE_DIR) / "docs" / "screenshots"))
+        parser.add_argument("--port", type=int, default=8150)
+        parser.add_argument("--username", default="", help="operator to sign in as (default: a superuser)")
+        parser.add_argument(
+            "--session", default="", help="session id for the detail page (default: a busy one)"
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        if not os.path.exists(CHROMIUM):
+            raise CommandError(f"needs Chromium at {CHROMIUM} (apt-get install -y chromium)")
+        user = self._user(str(options["username"]))
+        session = self._session(str(options["session"]))
+        out = Path(str(options["out"]))
+        out.mkdir(parents=True, exist_ok=True)
+        # The browser talks to a real server; the ORM calls here stay synchronous.
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+        server = LiveServerThread("127.0.0.1", StaticFilesHandler, port=int(options["port"]))
+        server.daemon = True
+        server.start()
+        server.is_ready.wait()
+        if server.error:
+            raise CommandError(f"could not serve on port {options['port']}: {server.error}")
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            self._capture(base, cookie, session, out)
+        finally:
+            server.terminate()
+
+    def _user(self, username: str):  # noqa: ANN202
+        users = get_user_model().objects.filter(is_active=True)
+        user = (
+            users.filter(username=username).first() if username else users.filter(is_superuser=True).first()
+        )
+        if user is None:
+            raise CommandError("no such operator: run `manage.py ensure_operator` or pass --username")
+        return user
+
+    def _session(self, session_id: str) -> Session:
+        if session_id:
+            found = Session.objects.filter(pk=session_id).first()
+        else:
+            # A session with usage to chart and more than one window of messages, if there is one.
+            found = (
+                Session.objects.filter(usage_total__isnull=False, message_count__lte=400)
+                .order_by("-message_count")
+                .first()
+                or Session.objects.order_by("-message_count").first()
+            )
+        if found is None:
+            raise CommandError("no sessions to show: run `manage.py seed_demo` first")
+        return found
+
+    def _capture(self, base: str, cookie: str, session: Session, out: Path) -> None:
+        from playwright.sync_api import sync_playwright
+
+        detail = f"{base}/sessions/{session.pk}/"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for name, which, width, height, scheme, full in SHOTS:
+                context = browser.new_context(
+                    viewport={"width": width, "height": height}, color_scheme=scheme, device_scale_factor=1
+                )
+                context.add_cookies(
+                    [
+                        {
+                            "name": settings.SESSION_COOKIE_NAME,
+                            "value": cookie,
+                            "domain": "127.0.0.1",
+                            "path": "/",
+                        }
+                    ]
+                )
+                page = context.new_page()
+                page.goto(f"{base}/" if which == "list" else detail)
+                if which == "preview":
+                    page.click("summary:has-text('Truncate or prune')")
+                    page.fill("input[name=keep_first]", "1")
+                    page.fill("input[name=keep_last]", "4")
+                    page.click("button:has-text('Preview truncate')")
+                    page.wait_for_selector("#bulk-preview .preview-summary")
+                page.screenshot(path=str(out / name), full_page=full)
+                context.close()
+                self.stdout.write(f"wrote {out / name}")
+            browser.close()

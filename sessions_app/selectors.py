@@ -1,0 +1,544 @@
+"""Read queries for the dashboard pages, and the context builders of their partials.
+
+The context builders take only ids and the permission level, so another module (the live feeds)
+can render the same partials (``session-header``, ``message-list``, ``message-row``,
+``usage-chart``, ``session-row``) without a request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Substr
+from django.utils import timezone
+
+from sessions_app import models
+from sessions_app.exceptions import SessionNotFound
+
+WINDOW_SIZE = 100  # messages per window on the detail page
+LIST_PAGE_SIZE = 50  # sessions per page on the list
+PREVIEW_CHARS = 140  # last-message preview on the list
+CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
+SEARCH_CONFIG = "english"  # must match the expression of the GIN index in migration 0002
+USAGE_OPS = ("record_exchange", "set_usage")
+ROLE_NAMES = ("user", "assistant", "system")
+
+
+# ---------------------------------------------------------------- session list
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    q: str = ""
+    key: str = ""
+    value: str = ""
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.key or self.since or self.until)
+
+    def query_items(self, **overrides: Any) -> dict[str, str]:
+        values = {
+            "q": self.q,
+            "key": self.key,
+            "value": self.value,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "page": str(self.page) if self.page > 1 else "",
+        }
+        values.update({k: str(v) for k, v in overrides.items()})
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == "1")}
+
+
+def _parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
+
+
+def _content_match(q: str) -> QuerySet[models.Message]:
+    """Messages whose content matches the search words (full-text on PostgreSQL)."""
+    messages = models.Message.objects.all()
+    if settings.IS_POSTGRES:
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        # Same expression as the GIN index (to_tsvector('english', COALESCE(content, ''))).
+        return messages.annotate(search=SearchVector("content", config=SEARCH_CONFIG)).filter(
+            search=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
+        )
+    # SQLite: every word must occur in one message, like websearch's implicit AND.
+    for word in q.split()[:8]:
+        messages = messages.filter(content__icontains=word)
+    return messages
+
+
+def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
+    """Sessions matching the filters, most recently updated first."""
+    sessions = models.Session.objects.all()
+    if filters.q:
+        as_id = _parse_uuid(filters.q)
+        if as_id is not None:
+            sessions = sessions.filter(pk=as_id)
+        else:
+            # The ids matching by name (trigram index on PostgreSQL) or by content (GIN full-text),
+            # then the page of those sessions: cost follows the number of matches, never the table.
+            by_name = models.Session.objects.filter(name__icontains=filters.q).order_by().values("pk")
+            by_content = _content_match(filters.q).order_by().values("session_id")
+            sessions = sessions.filter(pk__in=by_name.union(by_content))
+    if filters.key:
+        if filters.value:
+            # KeyTextTransform takes the key as a value, never as lookup syntax ("a__b" stays one key).
+            # The Cast makes the comparison plain text on SQLite too (not a JSON comparison).
+            meta_value = Cast(KeyTextTransform(filters.key, "metadata"), output_field=TextField())
+            sessions = sessions.annotate(_meta_value=meta_value).filter(_meta_value=filters.value)
+        else:
+            sessions = sessions.filter(metadata__has_key=filters.key)
+    tz = timezone.get_current_timezone()
+    if filters.since:
+        sessions = sessions.filter(updated_at__gte=datetime.combine(filters.since, time.min, tz))
+    if filters.until:
+        sessions = sessions.filter(
+            updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz)
+        )
+    return sessions.order_by("-updated_at", "-pk")
+
+
+@dataclass
+class SessionRow:
+    session: models.Session
+    last_role: str = ""
+    last_preview: str = ""
+    tags: list[tuple[str, str]] = field(default_factory=list)
+
+
+def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
+    if not isinstance(metadata, dict):
+        return []
+    return [(str(k), _short(v)) for k, v in list(metadata.items())[:6]]
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
+    """Rows with their last-message preview: one query for the whole page, never one per row."""
+    # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
+    # session.message_count instead lets the planner hash-join the whole session table when one
+    # page holds a very long session.)
+    wanted = Q()
+    for s in sessions:
+        if s.message_count:
+            wanted |= Q(session_id=s.pk, position=s.message_count - 1)
+    last: dict[uuid.UUID, tuple[str, str]] = {}
+    if wanted:
+        found = (
+            models.Message.objects.filter(wanted)
+            .order_by()
+            .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
+            .values_list("session_id", "role", "preview")
+        )
+        last = {sid: (role, preview) for sid, role, preview in found}
+    rows = []
+    for s in sessions:
+        role, preview = last.get(s.pk, ("", ""))
+        if len(preview) > PREVIEW_CHARS:
+            preview = preview[:PREVIEW_CHARS] + "…"
+        rows.append(SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata)))
+    return rows
+
+
+def session_list_context(filters: ListFilters, *, can_edit: bool) -> dict[str, Any]:
+    """The list page: one page of rows. No COUNT(*): one extra row tells whether a next page exists."""
+    offset = (filters.page - 1) * LIST_PAGE_SIZE
+    page = list(search_sessions(filters)[offset : offset + LIST_PAGE_SIZE + 1])
+    has_next = len(page) > LIST_PAGE_SIZE
+    return {
+        "rows": session_rows(page[:LIST_PAGE_SIZE]),
+        "filters": filters,
+        "page": filters.page,
+        "has_next": has_next,
+        "has_prev": filters.page > 1,
+        "next_query": filters.query_items(page=filters.page + 1),
+        "prev_query": filters.query_items(page=filters.page - 1),
+        "can_edit": can_edit,
+    }
+
+
+def session_row_context(session_id: uuid.UUID | str, *, can_edit: bool) -> dict[str, Any]:
+    """Context of the ``session-row`` partial for one session (e.g. pushed after a change)."""
+    session = get_session(session_id)
+    return {"row": session_rows([session])[0], "can_edit": can_edit}
+
+
+# ---------------------------------------------------------------- session detail
+
+
+def get_session(session_id: uuid.UUID | str) -> models.Session:
+    pk = session_id if isinstance(session_id, uuid.UUID) else _parse_uuid(str(session_id))
+    session = models.Session.objects.filter(pk=pk).first() if pk else None
+    if session is None:
+        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+    # Pre-formatted for templates: Django localises every int it prints, which adds up over 100 rows.
+    session.ver = str(session.version)
+    return session
+
+
+@dataclass(frozen=True)
+class Window:
+    """A page of WINDOW_SIZE messages: positions [start, stop)."""
+
+    page: int
+    count: int  # messages in the session
+
+    @property
+    def size(self) -> int:
+        return WINDOW_SIZE
+
+    @property
+    def start(self) -> int:
+        return self.page * WINDOW_SIZE
+
+    @property
+    def stop(self) -> int:
+        return min(self.start + WINDOW_SIZE, self.count)
+
+    @property
+    def last_page(self) -> int:
+        return max(0, (self.count - 1) // WINDOW_SIZE)
+
+    @property
+    def page_count(self) -> int:
+        return self.last_page + 1
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.last_page
+
+    @property
+    def prev_page(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_page(self) -> int:
+        return self.page + 1
+
+
+def window_for(count: int, *, page: int | None = None, at: int | None = None) -> Window:
+    """The window showing message ``at`` (or page ``page``), clamped to the session."""
+    last = max(0, (count - 1) // WINDOW_SIZE)
+    if at is not None:
+        page = max(0, min(at, count - 1)) // WINDOW_SIZE if count else 0
+    page = min(max(page or 0, 0), last)
+    return Window(page=page, count=count)
+
+
+def _with_positions(rows: list[models.Message], count: int) -> list[models.Message]:
+    """Positions as ready strings (pos, and up/down for the move buttons; None at the ends)."""
+    for m in rows:
+        m.pos = str(m.position)
+        m.up = str(m.position - 1) if m.position > 0 else None
+        m.down = str(m.position + 1) if m.position < count - 1 else None
+    return rows
+
+
+def message_window(session_id: uuid.UUID, window: Window) -> list[models.Message]:
+    # The range scan uses the unique (session, position) index: constant cost at any depth.
+    rows = models.Message.objects.filter(
+        session_id=session_id, position__gte=window.start, position__lt=window.stop
+    ).order_by("position")
+    return _with_positions(list(rows), window.count)
+
+
+def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Usage per exchange from the event log, oldest first (the most recent CHART_MAX_EXCHANGES)."""
+    # Only the usage key is read from args: record_exchange args also hold the prompt and response.
+    rows = (
+        models.SessionEvent.objects.filter(session_id=session_id, op__in=USAGE_OPS)
+        .order_by("-version")
+        .values_list("version", "created_at", "op", "args__usage")[: CHART_MAX_EXCHANGES * 2]
+    )
+    points = []
+    for version, created_at, op, usage in rows:
+        if not isinstance(usage, dict):
+            continue  # set_usage(None) keeps the previous usage; nothing to draw.
+        try:
+            prompt, completion, total = (int(usage[k]) for k in ("prompt", "completion", "total"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        points.append(
+            {
+                "version": version,
+                "at": created_at,
+                "op": op,
+                "prompt": prompt,
+                "completion": completion,
+                "total": total,
+            }
+        )
+        if len(points) == CHART_MAX_EXCHANGES:
+            break
+    points.reverse()
+    return points
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 140, 18
+
+
+def usage_chart(session_id: uuid.UUID) -> dict[str, Any]:
+    """Coordinates for the server-rendered SVG: stacked prompt/completion bars, one per exchange."""
+    points = usage_points(session_id)
+    plot_h = CHART_HEIGHT - 2 * CHART_PAD
+    top = max([max(p["total"], p["prompt"] + p["completion"]) for p in points], default=0)
+    step = (CHART_WIDTH - 2 * CHART_PAD) / max(len(points), 1)
+    bar_w = max(1.0, step * 0.75)
+    bars = []
+    for i, p in enumerate(points):
+        scale = plot_h / top if top else 0
+        h_prompt = p["prompt"] * scale
+        h_completion = p["completion"] * scale
+        base = CHART_HEIGHT - CHART_PAD
+        when = timezone.localtime(p["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        bars.append(
+            {
+                **p,
+                "title": (
+                    f"v{p['version']} · {when} · prompt {p['prompt']} / completion {p['completion']}"
+                    f" / total {p['total']}"
+                ),
+                "x": round(CHART_PAD + i * step, 1),
+                "w": round(bar_w, 1),
+                "prompt_y": round(base - h_prompt, 1),
+                "prompt_h": round(h_prompt, 1),
+                "completion_y": round(base - h_prompt - h_completion, 1),
+                "completion_h": round(h_completion, 1),
+                "total_y": round(base - p["total"] * scale, 1),
+            }
+        )
+    return {
+        "bars": bars,
+        "max_total": top,
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "pad": CHART_PAD,
+        "base_y": CHART_HEIGHT - CHART_PAD,
+        "right_x": CHART_WIDTH - CHART_PAD,
+        "first_at": points[0]["at"] if points else None,
+        "last_at": points[-1]["at"] if points else None,
+    }
+
+
+def usage_chart_context(session_id: uuid.UUID | str) -> dict[str, Any]:
+    session = get_session(session_id)
+    return {"session": session, "chart": usage_chart(session.pk)}
+
+
+def session_header_context(session_id: uuid.UUID | str, *, can_edit: bool) -> dict[str, Any]:
+    return {"session": get_session(session_id), "can_edit": can_edit}
+
+
+@dataclass
+class FormState:
+    """Which form is open on the detail page, what the operator typed, and what was wrong."""
+
+    action: str = ""
+    index: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+ROW_ACTIONS = frozenset({"edit", "insert-above", "insert-below", "remove", "move"})
+TOOL_ACTIONS = frozenset({"append", "truncate", "prune", "set_messages", "set_usage", "clear"})
+
+
+def _error_banner(form: FormState, window: Window, can_edit: bool) -> str:
+    """An error that no form on the page will show next to itself goes in a banner at the top."""
+    if not form.error:
+        return ""
+    if form.action in ROW_ACTIONS:
+        shown = can_edit and form.index is not None and window.start <= form.index < window.stop
+    else:
+        shown = can_edit and form.action in TOOL_ACTIONS
+    return "" if shown else form.error
+
+
+def session_detail_context(
+    session_id: uuid.UUID | str,
+    *,
+    can_edit: bool,
+    page: int | None = None,
+    at: int | None = None,
+    form: FormState | None = None,
+    conflict: str = "",
+    focus: int | None = None,
+    full: int | None = None,
+    preview: dict[str, Any] | None = None,
+    start: int | None = None,
+) -> dict[str, Any]:
+    """Everything the detail page (or its ``session-detail`` partial) renders.
+
+    The window is the page of WINDOW_SIZE messages holding ``at`` (or ``start``), else page ``page``.
+    """
+    if at is None:
+        at = start
+    session = get_session(session_id)
+    window = window_for(session.message_count, page=page, at=at)
+    form = form or FormState()
+    return {
+        "session": session,
+        "window": window,
+        "message_rows": message_window(session.pk, window),
+        "chart": usage_chart(session.pk),
+        "can_edit": can_edit,
+        "form": form,
+        "error_banner": _error_banner(form, window, can_edit),
+        "conflict": conflict,
+        "focus": focus,
+        "full": full,
+        "preview": preview,
+        "roles": ROLE_NAMES,
+    }
+
+
+def message_list_context(session_id: uuid.UUID | str, *, can_edit: bool, page: int = 0) -> dict[str, Any]:
+    """Context of the ``message-list`` partial (one window) or of a ``message-chunk`` loaded on scroll."""
+    session = get_session(session_id)
+    window = window_for(session.message_count, page=page)
+    return {
+        "session": session,
+        "window": window,
+        "message_rows": message_window(session.pk, window),
+        "can_edit": can_edit,
+        "form": FormState(),
+        "full": None,
+        "focus": None,
+        "roles": ROLE_NAMES,
+    }
+
+
+def message_row_context(
+    session_id: uuid.UUID | str,
+    index: int,
+    *,
+    can_edit: bool,
+    mode: str = "view",
+    full: bool = False,
+    form: FormState | None = None,
+) -> dict[str, Any]:
+    """Context of one ``message-row``; raises SessionNotFound / IndexError when it does not exist."""
+    from sessions_app.exceptions import IndexOutOfRange
+
+    session = get_session(session_id)
+    message = models.Message.objects.filter(session_id=session.pk, position=index).order_by().first()
+    if message is None:
+        raise IndexOutOfRange(index, session.message_count)
+    _with_positions([message], session.message_count)
+    return {
+        "session": session,
+        "m": message,
+        "window": window_for(session.message_count, at=index),
+        "can_edit": can_edit,
+        "mode": mode,
+        "full": index if full else None,
+        "form": form or FormState(action=mode, index=index),
+        "roles": ROLE_NAMES,
+    }
+
+
+# ---------------------------------------------------------------- previews of bulk removals
+
+
+def _boundary(session_id: uuid.UUID, labelled: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    positions = [p for _, p in labelled]
+    found = {
+        m.position: m
+        for m in models.Message.objects.filter(session_id=session_id, position__in=positions)
+        .order_by()
+        .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
+    }
+    out = []
+    for label, position in labelled:
+        m = found.get(position)
+        if m is not None:
+            text = " ".join(m.preview.split())
+            out.append(
+                {
+                    "label": label,
+                    "position": position,
+                    "role": m.role,
+                    "preview": text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…",
+                }
+            )
+    return out
+
+
+def truncate_preview(session: models.Session, keep_first: int, keep_last: int) -> dict[str, Any]:
+    """What truncate(keep_first, keep_last) would leave, with the messages at the cut."""
+    length = session.message_count
+    if keep_first + keep_last >= length:
+        removed, tail_start = 0, length
+    else:
+        tail_start = length - keep_last
+        removed = tail_start - keep_first
+    labelled: list[tuple[str, int]] = []
+    if removed:
+        if keep_first:
+            labelled.append(("last kept at the start", keep_first - 1))
+        labelled.append(("first removed", keep_first))
+        if removed > 1:
+            labelled.append(("last removed", tail_start - 1))
+        if keep_last:
+            labelled.append(("first kept at the end", tail_start))
+    return {
+        "action": "truncate",
+        "version": session.version,
+        "length": length,
+        "removed": removed,
+        "remaining": length - removed,
+        "keep_first": keep_first,
+        "keep_last": keep_last,
+        "removed_from": keep_first,
+        "removed_to": tail_start - 1,
+        "boundary": _boundary(session.pk, labelled),
+    }
+
+
+def prune_preview(session: models.Session, n: int) -> dict[str, Any]:
+    """What prune(n) would leave: the last n exchanges (2n messages) removed."""
+    length = session.message_count
+    removed = min(2 * n, length)
+    keep = length - removed
+    labelled: list[tuple[str, int]] = []
+    if removed:
+        if keep:
+            labelled.append(("last kept", keep - 1))
+        labelled.append(("first removed", keep))
+        if removed > 1:
+            labelled.append(("last removed", length - 1))
+    return {
+        "action": "prune",
+        "version": session.version,
+        "length": length,
+        "removed": removed,
+        "remaining": keep,
+        "n": n,
+        "removed_from": keep,
+        "removed_to": length - 1,
+        "boundary": _boundary(session.pk, labelled),
+    }

@@ -1,0 +1,155 @@
+/* Dashboard behaviour on top of htmx: row actions, drag and drop, keyboard shortcuts.
+   Everything here has a no-JS equivalent (links and forms); this only makes it quicker. */
+(function () {
+  "use strict";
+
+  function detail() { return document.getElementById("session-detail"); }
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  function rowOf(el) { return el && el.closest ? el.closest("li.msg") : null; }
+  function version() { var d = detail(); return d ? d.dataset.version : ""; }
+
+  // Row links (Edit, + above, + below, Remove) swap just their row; the href is the no-JS fallback.
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest && ev.target.closest("a[data-mode]");
+    if (!link || !window.htmx || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+    var row = rowOf(link);
+    if (!row) return;
+    ev.preventDefault();
+    openRow(row, link.dataset.mode);
+  });
+
+  function openRow(row, mode) {
+    var index = row.dataset.index;
+    htmx.ajax("GET", "messages/" + index + "/?mode=" + encodeURIComponent(mode) + "&v=" + row.dataset.version,
+      { target: "#" + row.id, swap: "outerHTML", source: row });
+  }
+
+  // After a swap, bring the message the server marked (data-focus) into view and focus it.
+  document.addEventListener("htmx:afterSettle", focusMarked);
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!location.hash) focusMarked();
+    var d = detail();
+    if (d && location.hash.indexOf("#message-") === 0) {
+      var el = document.querySelector(location.hash);
+      if (el) { el.focus({ preventScroll: true }); }
+    }
+  });
+  function focusMarked() {
+    var el = document.querySelector("[data-focus]");
+    if (!el) return;
+    el.removeAttribute("data-focus");
+    var field = el.querySelector("textarea, button.danger, input[type=number]");
+    (field || el).focus({ preventScroll: true });
+    el.scrollIntoView({ block: "nearest" });
+  }
+
+  // ------------------------------------------------------------ drag and drop
+  var dragFrom = null;
+  document.addEventListener("dragstart", function (ev) {
+    var row = rowOf(ev.target);
+    if (!row || row.getAttribute("draggable") !== "true") return;
+    dragFrom = row;
+    row.classList.add("dragging");
+    ev.dataTransfer.effectAllowed = "move";
+    ev.dataTransfer.setData("text/plain", row.dataset.index);
+  });
+  document.addEventListener("dragend", function () {
+    if (dragFrom) dragFrom.classList.remove("dragging");
+    clearDrop();
+    dragFrom = null;
+  });
+  function clearDrop() {
+    document.querySelectorAll(".drop-above, .drop-below").forEach(function (el) {
+      el.classList.remove("drop-above", "drop-below");
+    });
+  }
+  function dropSide(row, ev) {
+    var box = row.getBoundingClientRect();
+    return ev.clientY < box.top + box.height / 2 ? "above" : "below";
+  }
+  document.addEventListener("dragover", function (ev) {
+    var row = rowOf(ev.target);
+    if (!dragFrom || !row || row === dragFrom) return;
+    ev.preventDefault();
+    clearDrop();
+    row.classList.add(dropSide(row, ev) === "above" ? "drop-above" : "drop-below");
+  });
+  document.addEventListener("drop", function (ev) {
+    var row = rowOf(ev.target);
+    if (!dragFrom || !row) return;
+    ev.preventDefault();
+    var from = parseInt(dragFrom.dataset.index, 10), target = parseInt(row.dataset.index, 10);
+    var side = dropSide(row, ev);
+    // The index the message ends up at, once it has left its old place.
+    var to = from < target ? (side === "above" ? target - 1 : target) : (side === "above" ? target : target + 1);
+    clearDrop();
+    if (to === from || isNaN(to)) return;
+    move(dragFrom, to);
+  });
+  function move(row, to) {
+    htmx.ajax("POST", "messages/" + row.dataset.index + "/move/", {
+      target: "#session-detail", swap: "outerHTML", source: row,
+      values: { to_index: to, expected_version: row.dataset.version },
+      headers: { "X-CSRFToken": csrf() }
+    });
+  }
+
+  // ------------------------------------------------------------ keyboard shortcuts
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("li.msg")); }
+  function current() { return rowOf(document.activeElement); }
+  function step(delta) {
+    var all = rows(), cur = current(), i = cur ? all.indexOf(cur) : -1;
+    var next = all[Math.max(0, Math.min(all.length - 1, i + delta))];
+    if (next) { next.focus(); next.scrollIntoView({ block: "nearest" }); }
+  }
+  function clickKey(selector) { var el = document.querySelector(selector); if (el) el.click(); }
+
+  document.addEventListener("keydown", function (ev) {
+    var dialog = document.getElementById("shortcuts");
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && typing(ev.target) && ev.target.form) {
+      ev.preventDefault();
+      ev.target.form.requestSubmit();
+      return;
+    }
+    if (ev.key === "Escape") {
+      var open = current();
+      var cancel = open && open.querySelector("form a[hx-get]");
+      if (cancel) { ev.preventDefault(); cancel.click(); }
+      return;
+    }
+    if (typing(ev.target) || ev.ctrlKey || ev.metaKey) return;
+    var row = current();
+    if (ev.altKey) {
+      if (row && (ev.key === "ArrowUp" || ev.key === "ArrowDown")) {
+        var btn = row.querySelector(ev.key === "ArrowUp" ? "button[aria-label$=' up']" : "button[aria-label$=' down']");
+        if (btn) { ev.preventDefault(); btn.click(); }
+      }
+      return;
+    }
+    var search = document.getElementById("q");
+    switch (ev.key) {
+      case "?": if (dialog) { ev.preventDefault(); dialog.showModal(); } break;
+      case "/": if (search) { ev.preventDefault(); search.focus(); search.select(); } break;
+      case "j": if (detail()) { ev.preventDefault(); step(1); } break;
+      case "k": if (detail()) { ev.preventDefault(); step(-1); } break;
+      case "g": { var jump = document.getElementById("jump-at"); if (jump) { ev.preventDefault(); jump.focus(); } break; }
+      case "n": clickKey("[data-key=next-page]"); break;
+      case "p": clickKey("[data-key=prev-page]"); break;
+      case "a": { var area = document.getElementById("append-content"); if (area) { ev.preventDefault(); area.focus(); } break; }
+      case "e": if (row && row.querySelector("a[data-mode=edit]")) { ev.preventDefault(); openRow(row, "edit"); } break;
+      case "o": if (row && row.querySelector("a[data-mode]")) { ev.preventDefault(); openRow(row, "insert-below"); } break;
+      case "O": if (row && row.querySelector("a[data-mode]")) { ev.preventDefault(); openRow(row, "insert-above"); } break;
+      case "x": case "Delete": if (row && row.querySelector("a[data-mode=remove]")) { ev.preventDefault(); openRow(row, "remove"); } break;
+    }
+  });
+  document.addEventListener("click", function (ev) {
+    var opener = ev.target.closest && ev.target.closest("[data-shortcuts]");
+    var dialog = document.getElementById("shortcuts");
+    if (opener && dialog) dialog.showModal();
+  });
+})();

@@ -1,0 +1,83 @@
+"""Real Chromium (Debian's /usr/bin/chromium) driving the dashboard on a live Django server."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still
+# synchronous and safe here.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]
+PORTS = range(8100, 8200)  # this project's share of ports on the shared machine
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+# pytest-django's live_server reads this once, when the session-scoped server starts.
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", f"127.0.0.1:{_free_port()}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, which would break later tests that call async_to_sync (the after-commit publisher).
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def login_cookie(user) -> dict:  # noqa: ANN001
+    """A session cookie for ``user``, the way Client.force_login makes one."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    return {"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "domain": "127.0.0.1", "path": "/"}
+
+
+def off_loop(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    """Run a write in another thread, as another client would.
+
+    Writes publish after commit through async_to_sync, which refuses to run in a thread whose
+    event loop is busy (Playwright's, here).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def call():  # noqa: ANN202
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

@@ -1,0 +1,37 @@
+"""The screenshots command writes real PNGs of the list and detail pages."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from sessions_app.services import SessionService, TokenUsage
+
+from .conftest import _free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
+    User.objects.create_superuser("shooter", password="not-used-here")
+    s = SessionService.new(name="screenshot me")
+    s.append("system", "Be brief.")
+    s.record_exchange("hello", '{"ok": true}', TokenUsage(10, 5, 15))
+    out = io.StringIO()
+    call_command("screenshots", out=str(tmp_path), port=_free_port(), stdout=out)
+    assert "wrote" in out.getvalue()
+    for name in ("list-1280.png", "list-phone.png", "detail-1280.png", "detail-1280-dark.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
+
+
+def test_screenshots_command_explains_what_is_missing(tmp_path):
+    with pytest.raises(CommandError, match="ensure_operator"):
+        call_command("screenshots", out=str(tmp_path))
+    User.objects.create_superuser("shooter", password="not-used-here")
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("screenshots", out=str(tmp_path))

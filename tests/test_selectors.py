@@ -1,0 +1,219 @@
+"""Dashboard read queries: search and filters, previews that match what the service then does, windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from sessions_app import models, selectors
+from sessions_app.selectors import ListFilters
+from sessions_app.services import Message, SessionService, TokenUsage
+
+pytestmark = pytest.mark.django_db
+
+
+def names(filters: ListFilters) -> set[str]:
+    return {s.name for s in selectors.search_sessions(filters)}
+
+
+@pytest.fixture
+def corpus() -> dict[str, SessionService]:
+    made = {
+        "billing": SessionService.new(name="billing bot", metadata={"program": "refund-gate", "tier": 1}),
+        "export": SessionService.new(
+            name="export helper", metadata={"program": "ticket-triage", "env": "prod"}
+        ),
+        "empty": SessionService.new(name="empty one", metadata={"program": "ticket-triage", "flag": True}),
+    }
+    made["billing"].set_messages(
+        [
+            Message("user", "I was charged twice for my subscription"),
+            Message("assistant", '{"primary": "billing"}'),
+        ]
+    )
+    made["export"].set_messages([Message("user", "The export button does nothing on Safari 17")])
+    return made
+
+
+def test_search_finds_words_in_message_content(corpus):
+    assert names(ListFilters(q="Safari")) == {"export helper"}
+    assert names(ListFilters(q="subscription")) == {"billing bot"}
+    assert names(ListFilters(q="zebra unicorn")) == set()
+
+
+def test_search_words_must_occur_together_in_one_message(corpus):
+    assert names(ListFilters(q="export Safari")) == {"export helper"}
+    assert names(ListFilters(q="Safari subscription")) == set()
+
+
+def test_search_by_name_and_by_id(corpus):
+    assert names(ListFilters(q="empty")) == {"empty one"}
+    assert names(ListFilters(q="PORT HEL")) == {"export helper"}  # any part of the name, any case
+    assert names(ListFilters(q=str(corpus["billing"].id))) == {"billing bot"}
+
+
+def test_search_with_quotes_and_operators_is_safe(corpus):
+    for q in ['"charged twice"', "billing OR -x", "a & b | !c", "(", "'", "\\"]:
+        list(selectors.search_sessions(ListFilters(q=q)))  # must not raise on any backend
+
+
+@pytest.mark.postgres
+def test_postgres_search_stems_words_and_uses_the_gin_index(corpus):
+    assert names(ListFilters(q="charge")) == {"billing bot"}  # "charged" stems to "charg"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sessions_app_message_content_fts'")
+        (indexdef,) = cursor.fetchone()
+    assert (
+        "gin" in indexdef.lower()
+        and "to_tsvector('english'::regconfig, COALESCE(content, ''::text))" in indexdef
+    )
+    # With sequential scans priced out, the planner shows whether the query's expression matches the index.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = selectors.search_sessions(ListFilters(q="charged")).explain()
+    assert "sessions_app_message_content_fts" in plan
+    assert "sessions_app_session_name_trgm" in plan  # the name half of the search
+
+
+def test_metadata_filters(corpus):
+    assert names(ListFilters(key="program", value="ticket-triage")) == {"export helper", "empty one"}
+    assert names(ListFilters(key="env")) == {"export helper"}
+    assert names(ListFilters(key="program__contains", value="x")) == set()  # a key, not lookup syntax
+    assert names(ListFilters(key="program", value="ticket-triage", q="Safari")) == {"export helper"}
+
+
+def test_date_range_filters_on_updated_at(corpus):
+    old = timezone.now() - dt.timedelta(days=10)
+    models.Session.objects.filter(pk=corpus["empty"].id).update(updated_at=old)
+    today = timezone.localdate()
+    assert names(ListFilters(since=today)) == {"billing bot", "export helper"}
+    assert names(ListFilters(until=old.date())) == {"empty one"}
+    assert names(ListFilters(since=old.date(), until=old.date())) == {"empty one"}
+
+
+def test_list_page_uses_a_constant_number_of_queries(corpus):
+    for i in range(30):
+        s = SessionService.new(name=f"n{i}")
+        s.append("user", f"hello {i}")
+    with CaptureQueriesContext(connection) as small:
+        selectors.session_list_context(ListFilters(), can_edit=False)
+    for i in range(30):
+        SessionService.new(name=f"m{i}").append("user", "x")
+    with CaptureQueriesContext(connection) as big:
+        context = selectors.session_list_context(ListFilters(), can_edit=False)
+    assert len(big) == len(small) == 2  # the page, then the previews of that page
+    assert len(context["rows"]) == selectors.LIST_PAGE_SIZE and context["has_next"]
+    assert "COUNT(" not in " ".join(q["sql"] for q in big.captured_queries).upper()
+
+
+def test_rows_carry_the_last_message_preview(corpus):
+    long = SessionService.new(name="long")
+    long.append("user", "word " * 200)
+    rows = {r.session.name: r for r in selectors.session_rows(list(models.Session.objects.all()))}
+    assert (
+        rows["billing bot"].last_role == "assistant"
+        and rows["billing bot"].last_preview == '{"primary": "billing"}'
+    )
+    assert rows["empty one"].last_preview == "" and ("flag", "true") in rows["empty one"].tags
+    assert len(rows["long"].last_preview) == selectors.PREVIEW_CHARS + 1 and rows[
+        "long"
+    ].last_preview.endswith("…")
+
+
+@pytest.mark.parametrize("length", [0, 1, 5, 6])
+@pytest.mark.parametrize("keep_first,keep_last", [(0, 0), (1, 2), (2, 0), (0, 3), (4, 4)])
+def test_truncate_preview_matches_what_truncate_does(length, keep_first, keep_last):
+    s = SessionService.new()
+    s.set_messages([Message("user", f"m{i}") for i in range(length)])
+    preview = selectors.truncate_preview(s.row(), keep_first, keep_last)
+    s.truncate(keep_first, keep_last)
+    remaining = [m.content for m in s.messages()]
+    assert preview["remaining"] == len(remaining) and preview["removed"] == length - len(remaining)
+    for b in preview["boundary"]:
+        gone = f"m{b['position']}" not in remaining
+        assert gone == ("removed" in b["label"]), b
+
+
+@pytest.mark.parametrize("length,n", [(0, 1), (5, 0), (5, 1), (5, 2), (5, 3), (4, 2)])
+def test_prune_preview_matches_what_prune_does(length, n):
+    s = SessionService.new()
+    s.set_messages([Message("user", f"m{i}") for i in range(length)])
+    preview = selectors.prune_preview(s.row(), n)
+    s.prune(n)
+    assert preview["remaining"] == s.len()
+    labels = [b["label"] for b in preview["boundary"]]
+    if preview["removed"]:
+        assert "first removed" in labels and preview["removed_from"] == s.len()
+
+
+@pytest.mark.parametrize(
+    "count,page,at,expected_page,start,stop",
+    [
+        (0, None, None, 0, 0, 0),
+        (250, None, 249, 2, 200, 250),
+        (250, 9, None, 2, 200, 250),
+        (250, None, 999, 2, 200, 250),
+        (100, None, 100, 0, 0, 100),
+        (101, None, 100, 1, 100, 101),
+    ],
+)
+def test_window_for_clamps_to_the_session(count, page, at, expected_page, start, stop):
+    w = selectors.window_for(count, page=page, at=at)
+    assert (w.page, w.start, w.stop) == (expected_page, start, stop)
+
+
+def test_usage_points_come_from_the_event_log_oldest_first():
+    s = SessionService.new()
+    s.record_exchange("q", "a", TokenUsage(1, 2, 3))
+    s.record_exchange("q", "a")  # no usage: no point
+    s.set_usage(TokenUsage(4, 5, 9))
+    s.set_usage(None)
+    points = selectors.usage_points(s.id)
+    assert [(p["op"], p["total"]) for p in points] == [("record_exchange", 3), ("set_usage", 9)]
+
+
+def test_usage_chart_keeps_the_most_recent_exchanges():
+    s = SessionService.new()
+    for i in range(selectors.CHART_MAX_EXCHANGES + 5):
+        s.record_exchange("q", "a", TokenUsage(i, 1, i + 1))
+    chart = selectors.usage_chart(s.id)
+    assert len(chart["bars"]) == selectors.CHART_MAX_EXCHANGES
+    assert chart["bars"][-1]["total"] == selectors.CHART_MAX_EXCHANGES + 5
+    assert chart["bars"][0]["total"] == 6 and chart["max_total"] == selectors.CHART_MAX_EXCHANGES + 5
+    assert all(b["prompt_h"] >= 0 and b["completion_y"] >= 0 for b in chart["bars"])
+
+
+def test_partial_contexts_can_be_built_from_an_id_and_a_permission_level():
+    from django.template.loader import render_to_string
+
+    s = SessionService.new(name="pushed")
+    s.append("user", "hello")
+    v = s.version()
+    row = render_to_string(
+        "sessions_app/session_detail.html#message-row", selectors.message_row_context(s.id, 0, can_edit=False)
+    )
+    assert (
+        f'<li id="message-0" class="msg role-user" data-index="0" data-version="{v}"' in row
+        and "data-mode" not in row
+    )
+    header = render_to_string(
+        "sessions_app/session_detail.html#session-header",
+        selectors.session_header_context(s.id, can_edit=True),
+    )
+    assert f'id="session-header" class="session-header card" data-version="{v}"' in header
+    chart = render_to_string(
+        "sessions_app/session_detail.html#usage-chart", selectors.usage_chart_context(s.id)
+    )
+    assert 'id="usage-chart"' in chart
+    listing = render_to_string(
+        "sessions_app/session_detail.html#message-list", selectors.message_list_context(s.id, can_edit=True)
+    )
+    assert 'id="message-list"' in listing and "data-mode" in listing
+    srow = render_to_string(
+        "sessions_app/session_list.html#session-row", selectors.session_row_context(s.id, can_edit=False)
+    )
+    assert f'id="session-{s.id}"' in srow and f'data-version="{v}"' in srow
