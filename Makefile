@@ -26,3 +26,17 @@ lint: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db.sqlite3 .pytest_cache
+
+# Session operations benchmark (bench/bench_session_ops.py): its own venv with the bench-only extras,
+# PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/zyn_bench, emptied each run).
+BENCH_VENV := bench/.venv
+$(BENCH_VENV)/.installed-stamp: pyproject.toml constraints.txt bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -c constraints.txt -e . -r bench/requirements.txt
+	touch $@
+
+.PHONY: bench-session-ops
+BENCH_ARGS ?= --runs 2
+bench-session-ops: $(BENCH_VENV)/.installed-stamp
+	$(BENCH_VENV)/bin/python bench/bench_session_ops.py $(BENCH_ARGS)
