@@ -6,11 +6,14 @@ feed, is the truth; watchers resync from the database when they see a gap.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -39,7 +42,42 @@ def publish(event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(_publish)(layer, event)
+    if isinstance(layer, InMemoryChannelLayer):
+        # Process-local queues: the send must run on the loop that serves the consumers, which
+        # async_to_sync finds when called from a sync view or database_sync_to_async under daphne.
+        async_to_sync(_publish)(layer, event)
+    else:
+        _publisher.run(_publish(layer, event))
+
+
+class _PublisherLoop:
+    """One long-lived event loop per process for sending to a networked channel layer.
+
+    async_to_sync from a thread without an event loop (programs, commands, admin under WSGI) builds a new
+    loop per call, and channels-redis opens a new connection per loop: about 4 ms per write
+    (docs/benchmarks.md). A loop that lives as long as the process keeps its connection pool.
+    """
+
+    timeout = 5.0
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="zyn-event-publisher", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        # Waiting keeps one writer's events in commit order and lets on_commit(robust=True) log failures.
+        asyncio.run_coroutine_threadsafe(coroutine, self._running_loop()).result(self.timeout)
+
+
+_publisher = _PublisherLoop()
 
 
 async def _publish(layer: Any, event: dict[str, Any]) -> None:
