@@ -33,6 +33,7 @@ from sessions_app.services import (
     SessionError,
     SessionService,
     check_message,
+    user_actor,
 )
 
 # Larger sessions are edited in the dashboard: a formset of thousands of rows is no editor.
@@ -40,7 +41,7 @@ ADMIN_INLINE_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> str:
-    return request.user.get_username()
+    return user_actor(request.user)
 
 
 # ---------------------------------------------------------------- inline → service calls

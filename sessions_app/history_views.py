@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_app import history, models
 from sessions_app.exceptions import InvalidArgument, SessionError
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, user_actor
 
 EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
@@ -139,7 +139,7 @@ def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpRe
     try:
         expected = _int_param(request.POST.get("expected_version"), "expected_version")
         new_version = SessionService(session.pk).restore(
-            version, expected_version=expected, actor=request.user.get_username()
+            version, expected_version=expected, actor=user_actor(request.user)
         )
     except SessionError as exc:
         return _error(request, session, exc)
@@ -154,7 +154,7 @@ def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     try:
         expected = _int_param(request.POST.get("expected_version"), "expected_version")
         new_version = SessionService(session.pk).undo(
-            expected_version=expected, actor=request.user.get_username()
+            expected_version=expected, actor=user_actor(request.user)
         )
     except SessionError as exc:
         return _error(request, session, exc)

@@ -45,6 +45,14 @@ __all__ = [
 ]
 
 SYSTEM_ACTOR = "system"
+
+
+def user_actor(user: Any) -> str:
+    """How a signed-in person is recorded as an event's actor: their user name (API keys are
+    "api:<key name>", which no user name can be: Django user names have no colon)."""
+    return user.get_username()
+
+
 MAX_BIGINT = 2**63 - 1
 
 

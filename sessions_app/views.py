@@ -23,7 +23,7 @@ from django_htmx.http import reswap, retarget
 from sessions_app import forms, selectors
 from sessions_app.exceptions import SessionError, SessionNotFound, VersionConflict
 from sessions_app.selectors import FormState
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, user_actor
 
 READ = "sessions_app.view_session"
 WRITE = "sessions_app.change_session"
@@ -37,7 +37,7 @@ def _can_edit(request: HttpRequest) -> bool:
 
 
 def _actor(request: HttpRequest) -> str:
-    return f"user:{request.user.get_username()}"
+    return user_actor(request.user)
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:

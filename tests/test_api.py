@@ -260,7 +260,7 @@ def test_login_session_works_for_same_origin_calls_with_csrf(editor):
         HTTP_X_CSRFTOKEN=token,
     )
     assert ok.status_code == 200, ok.content
-    assert s.events(after=1)[0].actor == "user:eddie"
+    assert s.events(after=1)[0].actor == "eddie"
 
 
 def test_login_session_without_change_permission_cannot_write():

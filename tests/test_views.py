@@ -234,7 +234,7 @@ def test_every_write_without_js_redirects_to_the_page(editor, session, name, arg
     assert contents(session) == EXPECTED_AFTER[name]
     assert session.version() == v + 1
     event = session.events()[-1]
-    assert event.actor == "user:edna"
+    assert event.actor == "edna"
     follow = editor.get(response["Location"])
     assert follow.status_code == 200 and f'data-version="{v + 1}"' in text(follow)
 

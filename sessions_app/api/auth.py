@@ -14,6 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from sessions_app import apikeys
 from sessions_app.api.http import ApiError
 from sessions_app.models import ApiKey
+from sessions_app.services import user_actor
 
 READ = "read"
 WRITE = "write"
@@ -70,4 +71,4 @@ def authenticate(request: HttpRequest, need: str) -> Caller:
         raise ApiError(403, "csrf_failed", "CSRF check failed: send the X-CSRFToken header from the page")
     if not user.has_perm(_PERMISSION[need]):
         raise ApiError(403, "forbidden", f"your account lacks the permission {_PERMISSION[need]}")
-    return Caller(actor=f"user:{user.get_username()}")
+    return Caller(actor=user_actor(user))
