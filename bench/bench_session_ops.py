@@ -146,13 +146,15 @@ def sample_content(i: int) -> str:
 class RawSession:
     """The same Session ops as SessionService, written by hand with psycopg 3.
 
-    Same guarantees: pure arguments validated by the same checks before BEGIN; one transaction; the session
-    row locked FOR UPDATE; indexes checked under the lock; the same two-step set-based shifts through
-    negative positions; version + 1, message_count and updated_at in one UPDATE; one event row whose args
-    are the service's (so the raw session's event log must equal the service session's). Where one
-    statement can do what the service does in two (DELETE … RETURNING, UPDATE … FROM … RETURNING the old
-    values), the raw version uses one: that is what a hand-written version would do.
-    psycopg's defaults are kept: server-side parameters and automatic prepared statements.
+    Same guarantees: pure arguments validated by the same checks before BEGIN; one transaction; the
+    session row locked FOR UPDATE; indexes checked under the lock; the same set-based shifts (one UPDATE
+    per shifted range: the unique (session, position) constraint is DEFERRABLE INITIALLY IMMEDIATE on
+    PostgreSQL, checked at the end of the statement; a move is one UPDATE with a CASE); version + 1,
+    message_count and updated_at in one UPDATE; one event row whose args are the service's (so the raw
+    session's event log must equal the service session's). Where one statement can do what the service
+    does in two (DELETE … RETURNING, UPDATE … FROM … RETURNING the old values), the raw version uses
+    one: that is what a hand-written version would do. psycopg's defaults are kept: server-side
+    parameters and automatic prepared statements.
     """
 
     def __init__(self, conn: psycopg.Connection, session_id: uuid.UUID, tables: dict[str, str]) -> None:
@@ -183,14 +185,11 @@ class RawSession:
             " SELECT %s, g.ord - 1, g.role, g.content, now()"
             " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(role, content, ord)"
         )
-        self.q_shift_neg = (
-            f"UPDATE {m} SET position = -(position + %s) - 1 WHERE session_id = %s AND position >= %s"
+        self.q_shift = f"UPDATE {m} SET position = position + %s WHERE session_id = %s AND position >= %s"
+        self.q_move = (
+            f"UPDATE {m} SET position = CASE WHEN position = %s THEN %s ELSE position + %s END"
+            " WHERE session_id = %s AND position >= %s AND position <= %s"
         )
-        self.q_shift_neg_range = (
-            f"UPDATE {m} SET position = -(position + %s) - 1"
-            " WHERE session_id = %s AND position >= %s AND position < %s"
-        )
-        self.q_restore = f"UPDATE {m} SET position = -position - 1 WHERE session_id = %s AND position < 0"
         self.q_delete_at = f"DELETE FROM {m} WHERE session_id = %s AND position = %s RETURNING role, content"
         self.q_delete_from = f"DELETE FROM {m} WHERE session_id = %s AND position >= %s"
         self.q_delete_range = f"DELETE FROM {m} WHERE session_id = %s AND position >= %s AND position < %s"
@@ -200,7 +199,6 @@ class RawSession:
             f" FROM (SELECT id, role, content FROM {m} WHERE session_id = %s AND position = %s) AS old"
             " WHERE t.id = old.id RETURNING old.role, old.content"
         )
-        self.q_move_park = f"UPDATE {m} SET position = %s WHERE session_id = %s AND position = %s"
         self.q_messages = f"SELECT role, content FROM {m} WHERE session_id = %s ORDER BY position"
         self.q_at = f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s"
         self.q_len = f"SELECT message_count FROM {s} WHERE id = %s"
@@ -238,8 +236,7 @@ class RawSession:
         return version
 
     def _shift(self, cur: psycopg.Cursor, start: int, delta: int) -> None:
-        if self._x(cur, self.q_shift_neg, (delta, self.id, start)).rowcount:
-            self._x(cur, self.q_restore, (self.id,))
+        self._x(cur, self.q_shift, (delta, self.id, start))
 
     # reads (no lock)
 
@@ -377,12 +374,9 @@ class RawSession:
             svc._check_index(from_index, count)
             svc._check_index(to_index, count)
             if from_index != to_index:
-                self._x(cur, self.q_move_park, (-to_index - 1, self.id, from_index))
-                if from_index < to_index:
-                    self._x(cur, self.q_shift_neg_range, (-1, self.id, from_index + 1, to_index + 1))
-                else:
-                    self._x(cur, self.q_shift_neg_range, (+1, self.id, to_index, from_index))
-                self._x(cur, self.q_restore, (self.id,))
+                low, high = sorted((from_index, to_index))
+                step = -1 if from_index < to_index else +1
+                self._x(cur, self.q_move, (from_index, to_index, step, self.id, low, high))
             args = {"from_index": from_index, "to_index": to_index}
             return self._commit(cur, version, count, "move", args, who)
 

@@ -35,7 +35,11 @@ class Session(models.Model):
 
 
 class Message(models.Model):
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="message_rows")
+    # No index of its own: the unique (session, position) index leads with session_id, and every
+    # extra index is one more entry to write for each row a position shift rewrites.
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="message_rows", db_index=False
+    )
     position = models.IntegerField()
     role = models.CharField(max_length=16, choices=RoleChoices.choices)
     content = models.TextField(blank=True)
@@ -44,7 +48,13 @@ class Message(models.Model):
     class Meta:
         ordering = ["session", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["session", "position"], name="message_unique_position"),
+            # Deferrable (PostgreSQL only; ignored on SQLite): checked at the end of each statement,
+            # so services._shift moves a whole range with one UPDATE.
+            models.UniqueConstraint(
+                fields=["session", "position"],
+                name="message_unique_position",
+                deferrable=models.Deferrable.IMMEDIATE,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from sessions_app import models
@@ -187,9 +187,14 @@ def _check_index(index: int, length: int, *, allow_end: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- set-based position SQL
-# The unique (session, position) constraint is checked row by row on PostgreSQL and SQLite,
-# so a shifted range first goes to distinct negative positions (-(p+delta)-1), then back.
-# Both statements require the caller to hold the session lock.
+# On PostgreSQL the unique (session, position) constraint is DEFERRABLE INITIALLY IMMEDIATE: it is
+# checked at the end of each statement, so a range shifts in ONE UPDATE. Elsewhere (SQLite) it is
+# checked row by row, so a shifted range first goes to distinct negative positions (-(p+delta)-1),
+# then back: two UPDATEs. Every statement here requires the caller to hold the session lock.
+
+
+def _checked_per_statement() -> bool:
+    return connection.features.supports_deferrable_unique_constraints
 
 
 def _shift_to_negative(session_id: uuid.UUID, start: int, stop: int | None, delta: int) -> int:
@@ -204,8 +209,32 @@ def _restore_negative(session_id: uuid.UUID) -> None:
 
 
 def _shift(session_id: uuid.UUID, start: int, stop: int | None, delta: int) -> None:
-    if _shift_to_negative(session_id, start, stop, delta):
+    if _checked_per_statement():
+        rows = models.Message.objects.filter(session_id=session_id, position__gte=start)
+        if stop is not None:
+            rows = rows.filter(position__lt=stop)
+        rows.update(position=F("position") + delta)
+    elif _shift_to_negative(session_id, start, stop, delta):
         _restore_negative(session_id)
+
+
+def _move(session_id: uuid.UUID, from_index: int, to_index: int) -> None:
+    """The message at from_index ends at to_index; the ones between step toward the gap it left."""
+    if _checked_per_statement():
+        low, high = sorted((from_index, to_index))
+        step = -1 if from_index < to_index else +1
+        models.Message.objects.filter(session_id=session_id, position__gte=low, position__lte=high).update(
+            position=Case(When(position=from_index, then=Value(to_index)), default=F("position") + step)
+        )
+        return
+    # The moved row parks at its final position in negative form; the rows between shift
+    # one step toward the gap it left; then every negative row flips back.
+    models.Message.objects.filter(session_id=session_id, position=from_index).update(position=-to_index - 1)
+    if from_index < to_index:
+        _shift_to_negative(session_id, from_index + 1, to_index + 1, -1)
+    else:
+        _shift_to_negative(session_id, to_index, from_index, +1)
+    _restore_negative(session_id)
 
 
 def _new_rows(session_id: uuid.UUID, start: int, messages: Iterable[Message]) -> list[models.Message]:
@@ -577,16 +606,7 @@ class SessionService:
             _check_index(from_index, row.message_count)
             _check_index(to_index, row.message_count)
             if from_index != to_index:
-                # The moved row parks at its final position in negative form; the rows between
-                # shift one step toward the gap it left; then every negative row flips back.
-                models.Message.objects.filter(session_id=row.pk, position=from_index).update(
-                    position=-to_index - 1
-                )
-                if from_index < to_index:
-                    _shift_to_negative(row.pk, from_index + 1, to_index + 1, -1)
-                else:
-                    _shift_to_negative(row.pk, to_index, from_index, +1)
-                _restore_negative(row.pk)
+                _move(row.pk, from_index, to_index)
             args = {"from_index": from_index, "to_index": to_index}
             return self._commit(row, "move", args, who)
 
