@@ -651,3 +651,14 @@ def test_list_paginates_newest_first(viewer):
     assert first.index(">s010<") < first.index(">s054<") and ">s000<" not in first and "Older ›" in first
     second = text(viewer.get(reverse("sessions_app:session_list") + "?page=2"))
     assert ">s000<" in second and "‹ Newer" in second and "Older ›" not in second
+
+
+def test_oversized_form_post_gets_a_readable_400_and_changes_nothing(editor, session, settings):
+    # Larger than DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses it before the view (in the CSRF check).
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    before = (session.version(), session.messages())
+    url = reverse("sessions_app:append", args=[session.id])
+    response = editor.post(url, {"role": "user", "content": "x" * 5000, "expected_version": before[0]})
+    assert response.status_code == 400
+    assert b"Nothing was changed" in response.content and b"Bad request" in response.content
+    assert (session.version(), session.messages()) == before

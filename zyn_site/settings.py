@@ -174,6 +174,10 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
+# Dashboard form posts: "replace all from pasted JSON" can carry thousands of messages, and one message
+# may be up to ZYN_MAX_CONTENT_BYTES; a larger post gets templates/400.html before any view runs.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("ZYN_FORM_MAX_BYTES", str(16 * 1024 * 1024)))
+
 # Largest message content the service accepts, in UTF-8 bytes.
 ZYN_MAX_CONTENT_BYTES = int(os.environ.get("ZYN_MAX_CONTENT_BYTES", str(1024 * 1024)))
 
