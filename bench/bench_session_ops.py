@@ -495,7 +495,7 @@ class Bench:
 
     def reset_database(self) -> None:
         tables = ", ".join(self.tables[k] for k in ("event", "message", "session"))
-        self.admin_conn.execute(f"TRUNCATE {tables}")
+        self.admin_conn.execute(f"TRUNCATE {tables} CASCADE")  # and what references them (snapshots, …)
         self.admin_conn.execute(f"DROP TABLE IF EXISTS {LANGCHAIN_TABLE}, {LLAMA_TABLE}")
 
     def vacuum(self) -> None:
