@@ -153,8 +153,11 @@ class RawSession:
     message_count and updated_at in one UPDATE; one event row whose args are the service's (so the raw
     session's event log must equal the service session's). Where one statement can do what the service
     does in two (DELETE … RETURNING, UPDATE … FROM … RETURNING the old values), the raw version uses
-    one: that is what a hand-written version would do. psycopg's defaults are kept: server-side
-    parameters and automatic prepared statements.
+    one: that is what a hand-written version would do. The writes that only add at the end (append,
+    record_exchange, set_usage) are one statement run without BEGIN/COMMIT, as the service runs them on
+    PostgreSQL: a CTE whose UPDATE locks the session row and returns the version and count that the
+    message and event INSERTs use. Shifts that move no row are skipped, as the service skips them.
+    psycopg's defaults are kept: server-side parameters and automatic prepared statements.
     """
 
     def __init__(self, conn: psycopg.Connection, session_id: uuid.UUID, tables: dict[str, str]) -> None:
@@ -176,15 +179,36 @@ class RawSession:
             f"INSERT INTO {m} (session_id, position, role, content, created_at)"
             " VALUES (%s, %s, %s, %s, now())"
         )
-        self.q_insert_two = (
-            f"INSERT INTO {m} (session_id, position, role, content, created_at)"
-            " VALUES (%s, %s, %s, %s, now()), (%s, %s, %s, %s, now())"
-        )
         self.q_insert_many = (
             f"INSERT INTO {m} (session_id, position, role, content, created_at)"
             " SELECT %s, g.ord - 1, g.role, g.content, now()"
             " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(role, content, ord)"
         )
+        # Appends (append, record_exchange, set_usage): one statement, as the service does on PostgreSQL.
+        # The UPDATE locks the session row and returns the newest version and count; the messages'
+        # positions and the event's version come from it. Run outside BEGIN/COMMIT (autocommit).
+        self.q_append = {
+            (n, usage, expected): (
+                f"WITH s AS (UPDATE {s} SET version = version + 1, updated_at = now()"
+                + (", message_count = message_count + %s" if n else "")
+                + (", usage_prompt = %s, usage_completion = %s, usage_total = %s" if usage else "")
+                + " WHERE id = %s"
+                + (" AND version = %s" if expected else "")
+                + " RETURNING version, message_count)"
+                + (
+                    f", m AS (INSERT INTO {m} (session_id, position, role, content, created_at)"
+                    " SELECT %s, s.message_count - %s + g.i, g.role, g.content, now()"
+                    f" FROM s, (VALUES {', '.join(['(%s, %s, %s)'] * n)}) AS g(i, role, content))"
+                    if n
+                    else ""
+                )
+                + f", e AS (INSERT INTO {e} (session_id, version, op, args, actor, created_at)"
+                " SELECT %s, s.version, %s, %s, %s, now() FROM s) SELECT version FROM s"
+            )
+            for n in (0, 1, 2)
+            for usage in (False, True)
+            for expected in (False, True)
+        }
         self.q_shift = f"UPDATE {m} SET position = position + %s WHERE session_id = %s AND position >= %s"
         self.q_move = (
             f"UPDATE {m} SET position = CASE WHEN position = %s THEN %s ELSE position + %s END"
@@ -202,6 +226,7 @@ class RawSession:
         self.q_messages = f"SELECT role, content FROM {m} WHERE session_id = %s ORDER BY position"
         self.q_at = f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s"
         self.q_len = f"SELECT message_count FROM {s} WHERE id = %s"
+        self.q_version = f"SELECT version FROM {s} WHERE id = %s"
 
     def _x(self, cur: psycopg.Cursor, query: str, params: Sequence[Any]) -> psycopg.Cursor:
         self.statements += 1
@@ -238,6 +263,36 @@ class RawSession:
     def _shift(self, cur: psycopg.Cursor, start: int, delta: int) -> None:
         self._x(cur, self.q_shift, (delta, self.id, start))
 
+    def _append(
+        self, op: str, messages: list[Any], args: dict[str, Any], actor: str, expected: int | None, usage: Any
+    ) -> int:
+        n = len(messages)
+        params: list[Any] = [n] if n else []
+        if usage is not None:
+            params += [usage.prompt, usage.completion, usage.total]
+        params.append(self.id)
+        if expected is not None:
+            params.append(expected)
+        if n:
+            params += [self.id, n]
+            for i, m in enumerate(messages):
+                params += [i, m.role, m.content]
+        params += [self.id, op, Jsonb(args), actor]
+        query = self.q_append[(n, usage is not None, expected is not None)]
+        with self.conn.cursor() as cur:
+            found = self._x(cur, query, params).fetchone()
+        if found is not None:
+            return found[0]
+        current = self.version()
+        raise svc.VersionConflict(expected, current)
+
+    def version(self) -> int:
+        with self.conn.cursor() as cur:
+            row = cur.execute(self.q_version, (self.id,)).fetchone()
+        if row is None:
+            raise svc.SessionNotFound(f"no session with id {self.id}", id=str(self.id))
+        return row[0]
+
     # reads (no lock)
 
     def messages(self) -> list[Any]:
@@ -264,10 +319,7 @@ class RawSession:
     ) -> int:
         message = svc.check_message(svc.Message(role=role, content=content))
         expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
-            self._x(cur, self.q_insert_one, (self.id, count, message.role, message.content))
-            return self._commit(cur, version, count + 1, "append", message.as_dict(), who)
+        return self._append("append", [message], message.as_dict(), who, expected, None)
 
     def remove(self, index: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
         svc.check_int(index, "index")
@@ -276,7 +328,8 @@ class RawSession:
             version, count = self._lock(cur, expected)
             svc._check_index(index, count)
             role, content = self._x(cur, self.q_delete_at, (self.id, index)).fetchone()
-            self._shift(cur, index + 1, -1)
+            if index < count - 1:
+                self._shift(cur, index + 1, -1)
             args = {"index": index, "removed": {"role": role, "content": content}}
             return self._commit(cur, version, count - 1, "remove", args, who)
 
@@ -304,7 +357,8 @@ class RawSession:
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
             svc._check_index(index, count, allow_end=True)
-            self._shift(cur, index, +1)
+            if index < count:
+                self._shift(cur, index, +1)
             self._x(cur, self.q_insert_one, (self.id, index, new.role, new.content))
             return self._commit(cur, version, count + 1, "insert", {"index": index, **new.as_dict()}, who)
 
@@ -338,7 +392,8 @@ class RawSession:
                 tail_start = count - keep_last
                 removed = tail_start - keep_first
                 self._x(cur, self.q_delete_range, (self.id, keep_first, tail_start))
-                self._shift(cur, tail_start, -removed)
+                if keep_last:
+                    self._shift(cur, tail_start, -removed)
             args = {"keep_first": keep_first, "keep_last": keep_last, "removed_count": removed}
             return self._commit(cur, version, count - removed, "truncate", args, who)
 
@@ -358,10 +413,8 @@ class RawSession:
     def set_usage(self, usage: Any, *, expected_version: int | None = None, actor: str | None = None) -> int:
         new = None if usage is None else svc.check_usage(usage)
         expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
-            args = {"usage": None if new is None else new.as_dict()}
-            return self._commit(cur, version, count, "set_usage", args, who, usage=new)
+        args = {"usage": None if new is None else new.as_dict()}
+        return self._append("set_usage", [], args, who, expected, new)
 
     def move(
         self, from_index: int, to_index: int, *, expected_version: int | None = None, actor: str | None = None
@@ -393,16 +446,13 @@ class RawSession:
         response = svc.check_content(response, "response")
         new_usage = None if usage is None else svc.check_usage(usage)
         expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
-            params = (self.id, count, "user", prompt, self.id, count + 1, "assistant", response)
-            self._x(cur, self.q_insert_two, params)
-            args = {
-                "prompt": prompt,
-                "response": response,
-                "usage": None if new_usage is None else new_usage.as_dict(),
-            }
-            return self._commit(cur, version, count + 2, "record_exchange", args, who, usage=new_usage)
+        pair = [svc.Message(role="user", content=prompt), svc.Message(role="assistant", content=response)]
+        args = {
+            "prompt": prompt,
+            "response": response,
+            "usage": None if new_usage is None else new_usage.as_dict(),
+        }
+        return self._append("record_exchange", pair, args, who, expected, new_usage)
 
 
 # ---------------------------------------------------------------- measurement

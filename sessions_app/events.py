@@ -43,6 +43,11 @@ def publish(event: dict[str, Any]) -> None:
     if layer is None:
         return
     if isinstance(layer, InMemoryChannelLayer):
+        if not any(layer.groups.get(g) for g in (session_group(event["session"]), SESSION_LIST_GROUP)):
+            # Nobody in this process watches: there is no one to deliver to (a process-local layer
+            # reaches only this process). Skipping saves async_to_sync's new thread and event loop,
+            # about half a millisecond per write in programs and commands.
+            return
         # Process-local queues: the send must run on the loop that serves the consumers, which
         # async_to_sync finds when called from a sync view or database_sync_to_async under daphne.
         async_to_sync(_publish)(layer, event)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
@@ -248,11 +249,11 @@ def _usage_fields(usage: TokenUsage) -> dict[str, int]:
     return {"usage_prompt": usage.prompt, "usage_completion": usage.completion, "usage_total": usage.total}
 
 
-# ---------------------------------------------------------------- the fixed statements of every write
-# Every write runs these three statements (lock, bump, event). They are written by hand on Django's
-# connection because building them through the ORM cost about 0.3-0.4 ms of CPU each, more than the
-# statements themselves (docs/benchmarks.md, "Session operations"). Values go through the model
-# fields' get_db_prep_value, so they are stored exactly as the ORM would store them, on every backend.
+# ---------------------------------------------------------------- hand-written statements
+# The statements of the small writes and of the hot reads are written by hand on Django's connection:
+# building them through the ORM cost about 0.3-0.4 ms of CPU each, more than the statements themselves
+# (docs/benchmarks.md, "Session operations"). Values go through the model fields' get_db_prep_value,
+# so they are stored exactly as the ORM would store them, on every backend.
 
 
 @dataclass(frozen=True)
@@ -272,19 +273,55 @@ def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _cursor() -> Any:
+    """A cursor on Django's connection: its transaction, error wrapping and query logging.
+
+    PostgreSQL (unless ZYN_DB_PREPARE=0): a psycopg cursor that binds on the server, so psycopg
+    prepares a statement once it has run ``prepare_threshold`` times on a connection (settings).
+    Django's own cursors bind on the client and prepare nothing: every statement is parsed and
+    planned again, about 0.2-0.3 ms for the append statement. These statements have fixed texts.
+    """
+    if connection.vendor != "postgresql" or not settings.ZYN_DB_PREPARE:
+        return connection.cursor()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def _query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 def _lock_row(session_id: uuid.UUID) -> _LockedRow | None:
     """SELECT … FOR UPDATE of the session row. Caller is inside transaction.atomic().
 
     SQLite has no FOR UPDATE: its BEGIN IMMEDIATE (settings) already holds the write lock.
     """
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT version, message_count FROM {_table(models.Session)} WHERE id = %s{lock}",
-            [_db_value(models.Session, "id", session_id)],
-        )
-        found = cursor.fetchone()
-    return None if found is None else _LockedRow(pk=session_id, version=found[0], message_count=found[1])
+    found = _query(
+        f"SELECT version, message_count FROM {_table(models.Session)} WHERE id = %s{lock}",
+        [_db_value(models.Session, "id", session_id)],
+    )
+    return None if not found else _LockedRow(pk=session_id, version=found[0][0], message_count=found[0][1])
+
+
+def _bump_fields(fields: dict[str, Any], now: datetime) -> tuple[list[str], list[Any]]:
+    """SET clauses and parameters of the session row's UPDATE (version is the caller's)."""
+    columns = {"updated_at": _db_value(models.Session, "updated_at", now), **fields}
+    return [f"{c} = %s" for c in columns], list(columns.values())
+
+
+def _event_values(op: str, args: dict[str, Any], actor: str, now: datetime) -> list[Any]:
+    """op, args, actor, created_at of an event row, as stored."""
+    return [
+        op,
+        _db_value(models.SessionEvent, "args", args),
+        actor,
+        _db_value(models.SessionEvent, "created_at", now),
+    ]
 
 
 def _bump_and_record(
@@ -292,25 +329,121 @@ def _bump_and_record(
 ) -> None:
     """UPDATE the session row's fields and INSERT the event. Caller holds the session lock."""
     now = timezone.now()
-    columns = {"version": version, "updated_at": _db_value(models.Session, "updated_at", now), **fields}
+    sets, values = _bump_fields(fields, now)
     pk = _db_value(models.Session, "id", row.pk)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_table(models.Session)} SET {', '.join(f'{c} = %s' for c in columns)} WHERE id = %s",
-            [*columns.values(), pk],
+            f"UPDATE {_table(models.Session)} SET version = %s, {', '.join(sets)} WHERE id = %s",
+            [version, *values, pk],
         )
         cursor.execute(
             f"INSERT INTO {_table(models.SessionEvent)} (session_id, version, op, args, actor, created_at)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
-            [
-                pk,
-                version,
-                op,
-                _db_value(models.SessionEvent, "args", args),
-                actor,
-                _db_value(models.SessionEvent, "created_at", now),
-            ],
+            [pk, version, *_event_values(op, args, actor, now)],
         )
+
+
+def _insert_messages(session_id: uuid.UUID, start: int, messages: list[Message]) -> None:
+    """INSERT a few messages at positions start, start + 1, … (one statement). Caller holds the lock."""
+    now = _db_value(models.Message, "created_at", timezone.now())
+    pk = _db_value(models.Message, "session_id", session_id)
+    params: list[Any] = []
+    for i, m in enumerate(messages):
+        params += [pk, start + i, m.role, m.content, now]
+    _query(
+        f"INSERT INTO {_table(models.Message)} (session_id, position, role, content, created_at)"
+        f" VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(messages))}",
+        params,
+    )
+
+
+def _delete_messages(session_id: uuid.UUID, start: int = 0, stop: int | None = None) -> None:
+    """DELETE the messages at positions start ≤ p < stop. Caller holds the lock."""
+    params: list[Any] = [_db_value(models.Message, "session_id", session_id)]
+    where = "session_id = %s"
+    if start:
+        where += " AND position >= %s"
+        params.append(start)
+    if stop is not None:
+        where += " AND position < %s"
+        params.append(stop)
+    _query(f"DELETE FROM {_table(models.Message)} WHERE {where}", params)
+
+
+def _append_in_one_statement(
+    session_id: uuid.UUID,
+    messages: list[Message],
+    expected_version: int | None,
+    op: str,
+    args: dict[str, Any],
+    actor: str,
+    usage: TokenUsage | None,
+) -> int | None:
+    """PostgreSQL: lock, version check, messages at the end, bump and event as ONE statement.
+
+    The UPDATE of the session row takes the row lock, and under concurrent writers PostgreSQL
+    re-reads the newest committed row before updating it (READ COMMITTED), so the version and count
+    it returns are the ones the lock protects. The messages' positions and the event's version come
+    only from that returned row; nothing else the statement writes depends on its snapshot (which is
+    why only appends take this path: a shift or a delete must see rows committed while it waited).
+    Returns the new version, or None when no row matched (missing session or stale expected_version).
+    """
+    now = timezone.now()
+    n = len(messages)
+    fields: dict[str, Any] = {} if usage is None else _usage_fields(usage)
+    sets, params = _bump_fields(fields, now)
+    if n:
+        sets.append("message_count = message_count + %s")
+        params.append(n)
+    pk = _db_value(models.Session, "id", session_id)
+    params.append(pk)
+    where = "id = %s"
+    if expected_version is not None:
+        where += " AND version = %s"
+        params.append(expected_version)
+    sql = (
+        f"WITH s AS (UPDATE {_table(models.Session)} SET version = version + 1, {', '.join(sets)}"
+        f" WHERE {where} RETURNING version, message_count)"
+    )
+    if n:
+        sql += (
+            f", m AS (INSERT INTO {_table(models.Message)} (session_id, position, role, content, created_at)"
+            " SELECT %s, s.message_count - %s + g.i, g.role, g.content, %s"
+            f" FROM s, (VALUES {', '.join(['(%s, %s, %s)'] * n)}) AS g(i, role, content))"
+        )
+        params += [pk, n, _db_value(models.Message, "created_at", now)]
+        for i, m in enumerate(messages):
+            params += [i, m.role, m.content]
+    sql += (
+        f", e AS (INSERT INTO {_table(models.SessionEvent)}"
+        " (session_id, version, op, args, actor, created_at) SELECT %s, s.version, %s, %s, %s, %s FROM s)"
+        " SELECT version FROM s"
+    )
+    params += [pk, *_event_values(op, args, actor, now)]
+    found = _query(sql, params)
+    return found[0][0] if found else None
+
+
+def _replace_message(session_id: uuid.UUID, index: int, new: Message) -> tuple[str, str]:
+    """Overwrite the message at ``index``; returns its previous (role, content). Caller holds the lock."""
+    m, pk = _table(models.Message), _db_value(models.Message, "session_id", session_id)
+    if connection.vendor == "postgresql":  # one statement: UPDATE … FROM the old row … RETURNING it
+        ((role, content),) = _query(
+            f"UPDATE {m} AS t SET role = %s, content = %s"
+            f" FROM (SELECT id, role, content FROM {m} WHERE session_id = %s AND position = %s) AS old"
+            " WHERE t.id = old.id RETURNING old.role, old.content",
+            [new.role, new.content, pk, index],
+        )
+        return role, content
+    # SQLite's RETURNING sees only the new values.
+    ((role, content),) = _query(
+        f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s", [pk, index]
+    )
+    _query(
+        f"UPDATE {m} SET role = %s, content = %s WHERE session_id = %s AND position = %s",
+        [new.role, new.content, pk, index],
+    )
+    return role, content
 
 
 # ---------------------------------------------------------------- the service
@@ -371,37 +504,37 @@ class SessionService:
         rows = models.Message.objects.filter(session_id=self.id).order_by("position")
         return [Message(role=r, content=c) for r, c in rows.values_list("role", "content")]
 
-    def _column(self, name: str) -> Any:
-        # One column instead of a whole model instance: about a third less CPU for these hot reads.
-        try:
-            return models.Session.objects.filter(pk=self.id).values_list(name, flat=True).get()
-        except models.Session.DoesNotExist:
-            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id)) from None
+    def _columns(self, names: str) -> tuple[Any, ...]:
+        # Hand-written: the ORM's query building cost twice the round trip of these hot reads.
+        found = _query(
+            f"SELECT {names} FROM {_table(models.Session)} WHERE id = %s",
+            [_db_value(models.Session, "id", self.id)],
+        )
+        if not found:
+            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id))
+        return found[0]
 
     def len(self) -> int:
-        return self._column("message_count")
+        return self._columns("message_count")[0]
 
     def at(self, index: int) -> Message:
         check_int(index, "index")
-        # order_by(): Message's default ordering ("session", …) would JOIN the session table to sort
-        # by its updated_at, for a lookup that finds at most one row.
-        found = list(
-            models.Message.objects.filter(session_id=self.id, position=index)
-            .order_by()
-            .values_list("role", "content")
+        found = _query(
+            f"SELECT role, content FROM {_table(models.Message)} WHERE session_id = %s AND position = %s",
+            [_db_value(models.Message, "session_id", self.id), index],
         )
         if index < 0 or not found:
             raise IndexOutOfRange(index, self.len())
         return Message(role=found[0][0], content=found[0][1])
 
     def last_usage(self) -> TokenUsage | None:
-        row = self.row()
-        if row.usage_total is None:
+        prompt, completion, total = self._columns("usage_prompt, usage_completion, usage_total")
+        if total is None:
             return None
-        return TokenUsage(prompt=row.usage_prompt, completion=row.usage_completion, total=row.usage_total)
+        return TokenUsage(prompt=prompt, completion=completion, total=total)
 
     def version(self) -> int:
-        return self._column("version")
+        return self._columns("version")[0]
 
     def events(self, after: int = 0) -> list[Event]:
         check_int(after, "after")
@@ -449,6 +582,41 @@ class SessionService:
         send_event_on_commit(session_changed_event(row.pk, version, op))
         return version
 
+    def _append(
+        self,
+        op: str,
+        messages: list[Message],
+        args: dict[str, Any],
+        actor: str,
+        expected_version: int | None,
+        usage: TokenUsage | None = None,
+    ) -> int:
+        """The writes that only add at the end: append, record_exchange, set_usage.
+
+        PostgreSQL: one statement (``_append_in_one_statement``). Outside a caller's transaction it
+        runs without BEGIN/COMMIT: PostgreSQL runs a statement as its own transaction, so the lock,
+        the rows and the event commit together, and Django runs the on-commit publish right after it.
+        One round trip instead of six (BEGIN, lock, insert, bump, event, COMMIT).
+        Elsewhere (SQLite): the ordinary path (BEGIN IMMEDIATE, insert, bump, event).
+        """
+        if connection.vendor != "postgresql":
+            with transaction.atomic():
+                row = self._lock(expected_version)
+                if messages:
+                    _insert_messages(row.pk, row.message_count, messages)
+                count = row.message_count + len(messages) if messages else None
+                return self._commit(row, op, args, actor, message_count=count, usage=usage)
+        for _attempt in range(3):
+            version = _append_in_one_statement(self.id, messages, expected_version, op, args, actor, usage)
+            if version is not None:
+                send_event_on_commit(session_changed_event(self.id, version, op))
+                return version
+            current = self.version()  # raises SessionNotFound
+            if expected_version is not None and current != expected_version:
+                raise VersionConflict(expected_version, current)
+            # The session reached exactly the expected version after the statement saw it: try again.
+        raise VersionConflict(expected_version, self.version())
+
     # ------------------------------------------------------------ writes
 
     def append(
@@ -456,16 +624,14 @@ class SessionService:
     ) -> int:
         message = check_message(Message(role=role, content=content))
         expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            models.Message.objects.bulk_create(_new_rows(row.pk, row.message_count, [message]))
-            return self._commit(row, "append", message.as_dict(), who, message_count=row.message_count + 1)
+        return self._append("append", [message], message.as_dict(), who, expected)
 
     def clear(self, *, expected_version: int | None = None, actor: str | None = None) -> int:
         expected, who = check_expected_version(expected_version), check_actor(actor)
         with transaction.atomic():
             row = self._lock(expected)
-            models.Message.objects.filter(session_id=row.pk).delete()
+            if row.message_count:
+                _delete_messages(row.pk)
             return self._commit(row, "clear", {"removed_count": row.message_count}, who, message_count=0)
 
     def remove(self, index: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
@@ -474,10 +640,13 @@ class SessionService:
         with transaction.atomic():
             row = self._lock(expected)
             _check_index(index, row.message_count)
-            target = models.Message.objects.filter(session_id=row.pk, position=index)
-            role, content = target.values_list("role", "content").get()
-            target.delete()
-            _shift(row.pk, index + 1, None, -1)
+            ((role, content),) = _query(
+                f"DELETE FROM {_table(models.Message)} WHERE session_id = %s AND position = %s"
+                " RETURNING role, content",
+                [_db_value(models.Message, "session_id", row.pk), index],
+            )
+            if index < row.message_count - 1:
+                _shift(row.pk, index + 1, None, -1)
             args = {"index": index, "removed": {"role": role, "content": content}}
             return self._commit(row, "remove", args, who, message_count=row.message_count - 1)
 
@@ -495,9 +664,7 @@ class SessionService:
         with transaction.atomic():
             row = self._lock(expected)
             _check_index(index, row.message_count)
-            target = models.Message.objects.filter(session_id=row.pk, position=index)
-            old_role, old_content = target.values_list("role", "content").get()
-            target.update(role=new.role, content=new.content)
+            old_role, old_content = _replace_message(row.pk, index, new)
             args = {"index": index, **new.as_dict(), "previous": {"role": old_role, "content": old_content}}
             return self._commit(row, "replace", args, who)
 
@@ -515,8 +682,9 @@ class SessionService:
         with transaction.atomic():
             row = self._lock(expected)
             _check_index(index, row.message_count, allow_end=True)
-            _shift(row.pk, index, None, +1)
-            models.Message.objects.bulk_create(_new_rows(row.pk, index, [new]))
+            if index < row.message_count:
+                _shift(row.pk, index, None, +1)
+            _insert_messages(row.pk, index, [new])
             args = {"index": index, **new.as_dict()}
             return self._commit(row, "insert", args, who, message_count=row.message_count + 1)
 
@@ -528,7 +696,7 @@ class SessionService:
             removed = min(2 * n, row.message_count)
             keep = row.message_count - removed
             if removed:
-                models.Message.objects.filter(session_id=row.pk, position__gte=keep).delete()
+                _delete_messages(row.pk, keep)
             args = {"n": n, "removed_count": removed}
             return self._commit(row, "prune", args, who, message_count=keep)
 
@@ -550,10 +718,9 @@ class SessionService:
             if keep_first + keep_last < length:
                 tail_start = length - keep_last
                 removed = tail_start - keep_first
-                models.Message.objects.filter(
-                    session_id=row.pk, position__gte=keep_first, position__lt=tail_start
-                ).delete()
-                _shift(row.pk, tail_start, None, -removed)
+                _delete_messages(row.pk, keep_first, tail_start)
+                if keep_last:
+                    _shift(row.pk, tail_start, None, -removed)
             args = {"keep_first": keep_first, "keep_last": keep_last, "removed_count": removed}
             return self._commit(row, "truncate", args, who, message_count=length - removed)
 
@@ -585,10 +752,8 @@ class SessionService:
         # Go's SetUsage(nil) keeps the previous usage; the call still counts as a write.
         new = None if usage is None else check_usage(usage)
         expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            args = {"usage": None if new is None else new.as_dict()}
-            return self._commit(row, "set_usage", args, who, usage=new)
+        args = {"usage": None if new is None else new.as_dict()}
+        return self._append("set_usage", [], args, who, expected, usage=new)
 
     def move(
         self,
@@ -626,17 +791,12 @@ class SessionService:
         ]
         new_usage = None if usage is None else check_usage(usage)
         expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            models.Message.objects.bulk_create(_new_rows(row.pk, row.message_count, pair))
-            args = {
-                "prompt": pair[0].content,
-                "response": pair[1].content,
-                "usage": None if new_usage is None else new_usage.as_dict(),
-            }
-            return self._commit(
-                row, "record_exchange", args, who, message_count=row.message_count + 2, usage=new_usage
-            )
+        args = {
+            "prompt": pair[0].content,
+            "response": pair[1].content,
+            "usage": None if new_usage is None else new_usage.as_dict(),
+        }
+        return self._append("record_exchange", pair, args, who, expected, usage=new_usage)
 
     def restore(self, version: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
         """Make the session what it was at ``version`` (messages and usage) as one new write.

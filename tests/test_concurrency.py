@@ -21,6 +21,7 @@ from sessions_app.services import (
     Message,
     SessionService,
     TokenUsage,
+    VersionConflict,
 )
 
 
@@ -109,6 +110,61 @@ def test_eight_writers_mixed_index_ops_keep_positions_dense_and_count_every_succ
     assert dense_positions(session)
     rebuilt, _ = replay(session.events())
     assert rebuilt == session.messages()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_statement_appends_with_expected_version_interleave_with_shifting_writers():
+    """On PostgreSQL append/record_exchange/set_usage are one statement whose UPDATE takes the row
+    lock; positions and the event's version come from the row it returns. Here 4 optimistic
+    appenders (expected_version read without a lock, retried on conflict) race 4 writers that shift
+    every row (insert/remove at 0, prune): a stale snapshot would leave a gap, a duplicate position
+    (IntegrityError) or a lost append."""
+    session = SessionService.new(name="optimistic")
+    session.set_messages([Message("user", f"seed {i}") for i in range(30)])
+    appended: list[list[int]] = [[] for _ in range(4)]
+    conflicts = [0] * 4
+    shifts = [0] * 4
+
+    def appender(n: int) -> None:
+        for i in range(25):
+            while True:
+                seen = session.version()
+                try:
+                    version = session.append("user", f"a{n}-{i}", expected_version=seen)
+                except VersionConflict:
+                    conflicts[n] += 1
+                    continue
+                assert version == seen + 1  # it was written on exactly the version it expected
+                appended[n].append(version)
+                break
+
+    def shifter(n: int) -> None:
+        rng = random.Random(n)
+        for _ in range(25):
+            op = rng.choice(["insert0", "remove0", "prune", "usage"])
+            try:
+                if op == "insert0":
+                    session.insert(0, Message("system", f"s{n}"))
+                elif op == "remove0":
+                    session.remove(0)
+                elif op == "prune":
+                    session.prune(1)
+                else:
+                    session.set_usage(TokenUsage(n, n, 2 * n))
+            except IndexOutOfRange:
+                continue
+            shifts[n] += 1
+
+    assert run_threads(8, lambda n: appender(n) if n < 4 else shifter(n - 4)) == []
+    versions = [v for vs in appended for v in vs]
+    assert len(versions) == 100 and len(set(versions)) == 100  # every append landed once, own version
+    assert session.version() == 1 + 100 + sum(shifts)
+    assert [e.version for e in session.events()] == list(range(1, session.version() + 1))
+    assert dense_positions(session)
+    rebuilt, usage = replay(session.events())
+    assert rebuilt == session.messages() and usage == session.last_usage()
+    assert sum(conflicts) > 0  # the race was real: some appends saw a newer version and retried
 
 
 @pytest.mark.django_db(transaction=True)

@@ -99,3 +99,28 @@ def test_a_broken_channel_layer_never_fails_a_committed_write(settings, caplog):
         assert s.append("user", "still saved") == 1
     assert s.version() == 1 and s.len() == 1
     assert any("on_commit" in r.getMessage() or r.exc_info for r in caplog.records)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_in_memory_layer_delivers_to_either_group_and_skips_when_nobody_listens(settings, monkeypatch):
+    """The in-memory layer reaches only this process: with no member in the session's group nor in
+    the list group there is no one to deliver to, and publish returns without starting a loop."""
+    from channels.layers import InMemoryChannelLayer
+
+    from sessions_app import events
+
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        pytest.skip("about the in-memory layer; this run uses REDIS_URL's channels-redis layer")
+    s = await sync_to_async(SessionService.new)()
+    lister = await subscribe(SESSION_LIST_GROUP)  # only the list is watched, not the session
+    await received(lister)
+    await sync_to_async(s.append)("user", "to the list")
+    assert [e["version"] for e in await received(lister)] == [1]
+
+    await get_channel_layer().group_discard(SESSION_LIST_GROUP, lister)
+    started: list[object] = []
+    monkeypatch.setattr(events, "async_to_sync", lambda fn: started.append(fn) or fn)
+    await sync_to_async(s.append)("user", "nobody watches")
+    assert started == []  # no loop started for a publication nobody can receive
+    assert await sync_to_async(s.version)() == 2

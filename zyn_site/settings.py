@@ -85,6 +85,10 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# PostgreSQL: the Session API's hand-written statements (sessions_app/services.py) are prepared once per
+# pooled connection and bound server-side. Set 0 behind a transaction-pooling PgBouncer older than 1.21,
+# which cannot carry prepared statements from one transaction to the next.
+ZYN_DB_PREPARE = env_bool("ZYN_DB_PREPARE", True)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
@@ -97,6 +101,10 @@ if DATABASE_URL:
             "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX", "20")),
             "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
         }
+        if ZYN_DB_PREPARE:
+            # Only psycopg's server-binding cursors prepare: Django's ORM keeps its client-binding
+            # cursors (no server_side_binding), so this reaches sessions_app/services.py's statements.
+            DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
