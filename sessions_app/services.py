@@ -4,6 +4,9 @@ Every write follows one path (see DESIGN.md, "The one mechanism"):
 validate pure arguments → BEGIN → lock the session row → check expected_version →
 check indexes → set-based SQL on message rows → version += 1 → one SessionEvent →
 publish after commit.
+
+On PostgreSQL the writes that only add at the end (append, record_exchange, set_usage) run that whole
+path as ONE statement (``_append_in_one_statement``): same lock, same checks, same rows, one round trip.
 """
 
 from __future__ import annotations
