@@ -12,6 +12,7 @@ path as ONE statement (``_append_in_one_statement``): same lock, same checks, sa
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -284,12 +285,13 @@ def _cursor() -> Any:
     Django's own cursors bind on the client and prepare nothing: every statement is parsed and
     planned again, about 0.2-0.3 ms for the append statement. These statements have fixed texts.
     """
-    if connection.vendor != "postgresql" or not settings.ZYN_DB_PREPARE:
-        return connection.cursor()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = psycopg.Cursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    db = connections[DEFAULT_DB_ALIAS]  # the object behind django.db.connection, looked up once
+    if db.vendor != "postgresql" or not settings.ZYN_DB_PREPARE:
+        return db.cursor()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = psycopg.Cursor(db.connection)
+    return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
 def _query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -391,22 +393,35 @@ def _append_in_one_statement(
     why only appends take this path: a shift or a delete must see rows committed while it waited).
     Returns the new version, or None when no row matched (missing session or stale expected_version).
     """
-    now = timezone.now()
-    n = len(messages)
-    fields: dict[str, Any] = {} if usage is None else _usage_fields(usage)
-    sets, params = _bump_fields(fields, now)
+    now = timezone.now()  # uuid, datetime and ints need no preparation on PostgreSQL; args (JSON) do
+    params: list[Any] = [now]
+    if usage is not None:
+        params += [usage.prompt, usage.completion, usage.total]
+    if messages:
+        params.append(len(messages))
+    params.append(session_id)
+    if expected_version is not None:
+        params.append(expected_version)
+    if messages:
+        params += [session_id, len(messages), now]
+        for i, m in enumerate(messages):
+            params += [i, m.role, m.content]
+    params += [session_id, op, _db_value(models.SessionEvent, "args", args), actor, now]
+    found = _query(_append_sql(len(messages), usage is not None, expected_version is not None), params)
+    return found[0][0] if found else None
+
+
+@functools.cache
+def _append_sql(n: int, usage: bool, expected: bool) -> str:
+    """The text of ``_append_in_one_statement`` for n messages (fixed texts: psycopg prepares them)."""
+    sets = ["version = version + 1", "updated_at = %s"]
+    if usage:
+        sets += ["usage_prompt = %s", "usage_completion = %s", "usage_total = %s"]
     if n:
         sets.append("message_count = message_count + %s")
-        params.append(n)
-    pk = _db_value(models.Session, "id", session_id)
-    params.append(pk)
-    where = "id = %s"
-    if expected_version is not None:
-        where += " AND version = %s"
-        params.append(expected_version)
     sql = (
-        f"WITH s AS (UPDATE {_table(models.Session)} SET version = version + 1, {', '.join(sets)}"
-        f" WHERE {where} RETURNING version, message_count)"
+        f"WITH s AS (UPDATE {_table(models.Session)} SET {', '.join(sets)}"
+        f" WHERE id = %s{' AND version = %s' if expected else ''} RETURNING version, message_count)"
     )
     if n:
         sql += (
@@ -414,17 +429,11 @@ def _append_in_one_statement(
             " SELECT %s, s.message_count - %s + g.i, g.role, g.content, %s"
             f" FROM s, (VALUES {', '.join(['(%s, %s, %s)'] * n)}) AS g(i, role, content))"
         )
-        params += [pk, n, _db_value(models.Message, "created_at", now)]
-        for i, m in enumerate(messages):
-            params += [i, m.role, m.content]
-    sql += (
+    return sql + (
         f", e AS (INSERT INTO {_table(models.SessionEvent)}"
         " (session_id, version, op, args, actor, created_at) SELECT %s, s.version, %s, %s, %s, %s FROM s)"
         " SELECT version FROM s"
     )
-    params += [pk, *_event_values(op, args, actor, now)]
-    found = _query(sql, params)
-    return found[0][0] if found else None
 
 
 def _replace_message(session_id: uuid.UUID, index: int, new: Message) -> tuple[str, str]:
