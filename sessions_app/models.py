@@ -62,7 +62,8 @@ class Message(models.Model):
 
 
 class SessionEvent(models.Model):
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_unique_version (session, version) serves every lookup by session.
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="events", db_index=False)
     version = models.PositiveBigIntegerField()
     op = models.CharField(max_length=32)
     args = models.JSONField(default=dict)
