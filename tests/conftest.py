@@ -42,6 +42,11 @@ def _close_connection_pools(django_db_setup, django_db_blocker):  # noqa: ANN001
     from django.db import connections
 
     with django_db_blocker.unblock():
+        # Async tests run their sync_to_async calls on asgiref's one shared thread, whose connection
+        # is never handed back to the pool: close it there.
+        from asgiref.sync import SyncToAsync
+
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         for conn in connections.all(initialized_only=True):
             if getattr(conn, "pool", None) is not None:
                 conn.close_pool()
