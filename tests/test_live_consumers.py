@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 
 import pytest
 import pytest_asyncio
@@ -161,6 +162,66 @@ async def test_set_usage_and_replace_are_deltas_of_what_they_change(session, edi
     assert 'id="message-1"' in frame.html and "&lt;b&gt;refund&lt;/b&gt;" in frame.html  # escaped
     assert "beforeend" not in frame.html
     await communicator.disconnect()
+
+
+async def test_frames_are_ascii_and_carry_non_ascii_text_as_character_references(session, editor_cookie):
+    communicator = await open_detail(session, editor_cookie)
+    text = "Café — naïve → 😀 <b>bold</b> &amp;"
+    await db(session.append)("user", text, expected_version=2)
+    frame = await frames_until(communicator, "delta")
+    assert frame.html.isascii()
+    assert "Caf&#233; &#8212; na&#239;ve &#8594; &#128512;" in frame.html
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp;amp;" in frame.html  # still escaped: markup stays text
+    assert text in html.unescape(frame.html)
+    await db(session.record_exchange)("q", "a", TokenUsage(1, 2, 3))
+    frame = await frames_until(communicator, "delta")
+    assert 'id="usage-chart"' in frame.html and frame.html.isascii() and "&#183;" in frame.html  # "·"
+    await communicator.disconnect()
+
+
+def test_ascii_html_changes_only_non_ascii_characters():
+    assert live.ascii_html('<p title="a·b">x &lt; y</p>') == '<p title="a&#183;b">x &lt; y</p>'
+    plain = "<p>only ascii</p>"
+    assert live.ascii_html(plain) is plain
+    assert html.unescape(live.ascii_html("😀 é\u2028")) == "😀 é\u2028"
+
+
+def test_a_delta_reads_the_session_once(transactional_db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    s = SessionService.new(name="queries")
+    for i in range(3):
+        s.record_exchange(f"q{i}", "a", TokenUsage(i, 1, i + 1))
+    version = s.version()
+    with CaptureQueriesContext(connection) as queries:
+        update = live.render_detail_event(str(s.id), version, live.EDIT)
+    assert update.kind == "delta" and 'id="message-5"' in update.html and 'id="usage-chart"' in update.html
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "sessions_app_session"' in q["sql"]]
+    assert len(reads) == 1, reads  # header, chart and rows share the one read (and its version)
+    with CaptureQueriesContext(connection) as queries:
+        live.render_detail_snapshot(str(s.id), live.VIEW, None)
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "sessions_app_session"' in q["sql"]]
+    assert len(reads) == 1, reads
+
+
+async def test_renders_do_not_queue_behind_the_shared_sync_thread(session):
+    """A render runs on a thread of its own: a slow call on asgiref's one sync thread (which runs
+    every socket's connect, hello and periodic check) does not hold up a frame for all watchers."""
+    import threading
+
+    version = await db(session.version)()
+    release = threading.Event()
+    blocker = asyncio.ensure_future(db(release.wait)(10))  # holds the thread-sensitive sync thread
+    await asyncio.sleep(0.1)
+    try:
+        key = ("event", str(session.id), version, live.VIEW)
+        render = live.shared_render(key, live.render_detail_event, str(session.id), version, live.VIEW)
+        update = await asyncio.wait_for(render, timeout=3)
+    finally:
+        release.set()
+        await blocker
+    assert update.kind == "delta" and update.version == version
 
 
 STRUCTURAL = [
