@@ -30,7 +30,6 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,16 +229,6 @@ _caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[tuple,
 stats = {"renders": 0, "shared": 0}
 
 
-# Renders have a thread of their own: the default (thread-sensitive) sync thread also runs every
-# socket's connect, hello and periodic checks (~13 a second at 200 watchers), and a render queued
-# behind those is late for all its watchers at once.
-_render_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyn-live-render")
-
-
-def _in_render_thread(render: Callable[..., Update]) -> Callable[..., Any]:
-    return database_sync_to_async(render, thread_sensitive=False, executor=_render_executor)
-
-
 async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
     """Render once per ``key`` in this process; concurrent and later callers share the result.
 
@@ -253,7 +242,7 @@ async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -
     future = cache.get(key)
     if future is None:
         stats["renders"] += 1
-        future = asyncio.ensure_future(_in_render_thread(render)(*args))
+        future = asyncio.ensure_future(database_sync_to_async(render)(*args))
         cache[key] = future
         while len(cache) > CACHE_SIZE:
             cache.popitem(last=False)

@@ -205,25 +205,6 @@ def test_a_delta_reads_the_session_once(transactional_db):
     assert len(reads) == 1, reads
 
 
-async def test_renders_do_not_queue_behind_the_shared_sync_thread(session):
-    """A render runs on a thread of its own: a slow call on asgiref's one sync thread (which runs
-    every socket's connect, hello and periodic check) does not hold up a frame for all watchers."""
-    import threading
-
-    version = await db(session.version)()
-    release = threading.Event()
-    blocker = asyncio.ensure_future(db(release.wait)(10))  # holds the thread-sensitive sync thread
-    await asyncio.sleep(0.1)
-    try:
-        key = ("event", str(session.id), version, live.VIEW)
-        render = live.shared_render(key, live.render_detail_event, str(session.id), version, live.VIEW)
-        update = await asyncio.wait_for(render, timeout=3)
-    finally:
-        release.set()
-        await blocker
-    assert update.kind == "delta" and update.version == version
-
-
 STRUCTURAL = [
     ("insert", lambda s: s.insert(0, Message("system", "Be brief."), expected_version=2)),
     ("remove", lambda s: s.remove(0, expected_version=2)),
