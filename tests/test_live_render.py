@@ -9,7 +9,7 @@ import pytest
 from sessions_app import live
 from sessions_app.services import SessionService, TokenUsage
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # renders SET TRANSACTION on PostgreSQL
 
 
 def test_ascii_html_changes_only_non_ascii_characters():
