@@ -112,9 +112,11 @@ def test_edits_and_program_writes_appear_live_in_two_contexts(served, chromium):
     assert viewer.locator("#append-form").count() == 0 and editor.locator("#append-form").count() == 1
 
     # An edit in one context appears in the other without a reload.
-    editor.fill("#append-content", "Typed by alice <script>alert(1)</script>")
+    # Frames are ASCII (sessions_app.live.ascii_html): non-ASCII text arrives as character references.
+    typed = "Typed by alice — café, naïve 😀 <script>alert(1)</script>"
+    editor.fill("#append-content", typed)
     editor.get_by_role("button", name="Append").click()
-    expect(viewer.locator("#message-40")).to_contain_text("Typed by alice <script>alert(1)</script>")
+    expect(viewer.locator("#message-40")).to_contain_text(typed)
     expect(viewer.locator("#session-header .version")).to_have_text("v2")
 
     # A program's write (a service call in this process) appears in both.

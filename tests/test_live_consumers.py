@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 
 import pytest
 import pytest_asyncio
@@ -160,6 +161,21 @@ async def test_set_usage_and_replace_are_deltas_of_what_they_change(session, edi
     assert (frame.base, frame.version) == (3, 4)
     assert 'id="message-1"' in frame.html and "&lt;b&gt;refund&lt;/b&gt;" in frame.html  # escaped
     assert "beforeend" not in frame.html
+    await communicator.disconnect()
+
+
+async def test_frames_are_ascii_and_carry_non_ascii_text_as_character_references(session, editor_cookie):
+    communicator = await open_detail(session, editor_cookie)
+    text = "Café — naïve → 😀 <b>bold</b> &amp;"
+    await db(session.append)("user", text, expected_version=2)
+    frame = await frames_until(communicator, "delta")
+    assert frame.html.isascii()
+    assert "Caf&#233; &#8212; na&#239;ve &#8594; &#128512;" in frame.html
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp;amp;" in frame.html  # still escaped: markup stays text
+    assert text in html.unescape(frame.html)
+    await db(session.record_exchange)("q", "a", TokenUsage(1, 2, 3))
+    frame = await frames_until(communicator, "delta")
+    assert 'id="usage-chart"' in frame.html and frame.html.isascii() and "&#183;" in frame.html  # "·"
     await communicator.disconnect()
 
 

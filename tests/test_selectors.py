@@ -187,6 +187,37 @@ def test_usage_chart_keeps_the_most_recent_exchanges():
     assert all(b["prompt_h"] >= 0 and b["completion_y"] >= 0 for b in chart["bars"])
 
 
+def test_chart_bars_built_in_python_match_the_template_loop_they_replace():
+    """selectors.bars_svg is the markup the usage-chart partial's {% for %} loop produced (now in Python
+    for the live feeds' per-frame cost): same numbers, same order, the title escaped."""
+    from django.template import Context, Template
+
+    s = SessionService.new()
+    for i in range(7):
+        s.record_exchange("q", "a", TokenUsage(10 * i + 3, i, 10 * i + 3 + i + (i % 2)))
+    bars = selectors.usage_chart(s.id)["bars"]
+    bars.append({**bars[-1], "title": 'v9 <b>"odd"</b> & co'})  # titles are escaped
+    loop = Template(
+        "{% load l10n %}{% localize off %}{% for b in bars %}<g><title>{{ b.title }}</title>"
+        '<rect class="prompt" x="{{ b.x }}" y="{{ b.prompt_y }}" width="{{ b.w }}" '
+        'height="{{ b.prompt_h }}"/>'
+        '<rect class="completion" x="{{ b.x }}" y="{{ b.completion_y }}" width="{{ b.w }}" '
+        'height="{{ b.completion_h }}"/><rect class="total" x="{{ b.x }}" y="{{ b.total_y }}" '
+        'width="{{ b.w }}" height="1.5"/></g>{% endfor %}{% endlocalize %}'
+    ).render(Context({"bars": bars}))
+    built = selectors.bars_svg(bars)
+    assert built == loop
+    assert built.count("<g>") == 8 and "&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in built
+    page = render_to_string_partial("usage-chart", selectors.usage_chart_context(s.id))
+    assert page.count('<rect class="prompt"') == 7 and selectors.bars_svg(bars[:7]) in page
+
+
+def render_to_string_partial(name: str, context: dict) -> str:
+    from django.template.loader import render_to_string
+
+    return render_to_string(f"sessions_app/session_detail.html#{name}", context)
+
+
 def test_partial_contexts_can_be_built_from_an_id_and_a_permission_level():
     from django.template.loader import render_to_string
 
