@@ -53,8 +53,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     level: str | None = None
     user_id: int = 0
     ticker: asyncio.Task | None = None
-    worker: asyncio.Task | None = None
-    events: asyncio.Queue | None = None
+    accepted: bool = False  # relayed events before the handshake is accepted are not sent
+    joined: bool = False  # a member of the relay's groups (left on disconnect)
     closing: bool = False  # closed by us; the server's disconnect follows
 
     def live_groups(self) -> list[str]:
@@ -83,28 +83,27 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self.accept()
-        self.worker = asyncio.ensure_future(self.handle_events())
+        self.accepted = True
         await self.after_accept()
         self.ticker = asyncio.ensure_future(self.tick_loop())
 
     async def join_groups(self) -> None:
         for group in self.live_groups():
             await self.channel_layer.group_add(group, self.channel_name)
-        if self.events is None:
-            self.events = asyncio.Queue()  # read by handle_events once the socket is accepted
+        self.joined = True
         for group in self.relay_groups():
-            await get_relay().join(group, self.events)
+            await get_relay().join(group, self)
 
-    async def handle_events(self) -> None:
-        """This socket's share of the relayed events, one at a time and in order."""
-        while True:
-            event = await self.events.get()
-            try:
-                await self.session_changed(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("live: event %s failed for %s", event, self.scope["path"], exc_info=True)
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """A relayed event (sessions_app.relay calls every socket of the process in turn, in order)."""
+        if not self.accepted or self.closing:
+            return  # before the handshake the page has nothing to apply it to: its hello resyncs it
+        try:
+            await self.session_changed(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("live: event %s failed for %s", event, self.scope["path"], exc_info=True)
 
     async def session_changed(self, event: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -113,14 +112,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         pass
 
     async def disconnect(self, code: int) -> None:
-        for task in (self.ticker, self.worker):
-            if task is not None:
-                task.cancel()
+        self.closing = True
+        if self.ticker is not None:
+            self.ticker.cancel()
         if self.level is None:
             return
-        if self.events is not None:
+        if self.joined:
             for group in self.relay_groups():
-                await get_relay().leave(group, self.events)
+                await get_relay().leave(group, self)
         for group in self.live_groups():
             with contextlib.suppress(Exception):  # Redis may be down; its groups expire on their own
                 await self.channel_layer.group_discard(group, self.channel_name)

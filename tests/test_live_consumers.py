@@ -243,6 +243,36 @@ async def test_one_render_per_event_and_level_however_many_watchers(session, edi
         await w.disconnect()
 
 
+async def test_relay_delivers_a_burst_in_order_to_every_socket_even_when_one_socket_fails(
+    session, editor_cookie
+):
+    """The relay calls the process's sockets one after another for each event: a burst of writes
+    reaches every watcher in version order, and a socket whose handling raises does not stop the
+    others (nor later events)."""
+    from sessions_app.relay import get_relay
+
+    watchers = [await open_detail(session, editor_cookie) for _ in range(4)]
+    members = list(get_relay().members[session_group(session.id)].values())
+    assert len(members) == 4
+
+    async def broken(event):
+        raise RuntimeError("this socket's handling fails")
+
+    members[1].session_changed = broken  # the second socket to be called
+    start = await db(session.version)()
+    for i in range(10):
+        await db(session.append)("user", f"burst {i}")
+    for n, w in enumerate(watchers):
+        if n == 1:
+            assert await no_updates(w), "the failing socket sent something"
+            continue
+        versions = [(await frames_until(w, "delta")).version for _ in range(10)]
+        assert versions == list(range(start + 1, start + 11))
+    for w in watchers:
+        await w.disconnect()
+    assert session_group(session.id) not in get_relay().members  # the last one out leaves the group
+
+
 async def test_presence_join_and_leave(session, editor_cookie):
     other = await db(make_user)("ana", "viewer")
     me = await connect(f"/ws/sessions/{session.id}/", editor_cookie)
