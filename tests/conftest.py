@@ -50,3 +50,25 @@ def _close_connection_pools(django_db_setup, django_db_blocker):  # noqa: ANN001
         for conn in connections.all(initialized_only=True):
             if getattr(conn, "pool", None) is not None:
                 conn.close_pool()
+
+
+def _client_of(username: str, role: str):  # noqa: ANN202
+    from django.test import Client
+
+    from tests.live_support import make_user
+
+    client = Client()
+    client.force_login(make_user(username, role))
+    return client
+
+
+@pytest.fixture
+def editor():  # noqa: ANN201
+    """A test client logged in as "erin", in the editors group (view and change sessions)."""
+    return _client_of("erin", "editor")
+
+
+@pytest.fixture
+def viewer():  # noqa: ANN201
+    """A test client logged in as "vic", in the viewers group (view only)."""
+    return _client_of("vic", "viewer")

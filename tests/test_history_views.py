@@ -5,36 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from sessions_app import history, models
-from sessions_app.roles import EDITORS, VIEWERS, ensure_role_groups
 from sessions_app.services import Message, SessionService, TokenUsage
+from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def user_in(group: str, name: str) -> User:
-    ensure_role_groups()
-    user = User.objects.create_user(name, password="pw-not-secret-123")
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-@pytest.fixture
-def editor() -> Client:
-    client = Client()
-    client.force_login(user_in(EDITORS, "erin"))
-    return client
-
-
-@pytest.fixture
-def viewer() -> Client:
-    client = Client()
-    client.force_login(user_in(VIEWERS, "vic"))
-    return client
 
 
 @pytest.fixture
@@ -152,7 +131,7 @@ def test_viewer_cannot_restore_or_undo(viewer, session):
 
 def test_writes_need_post_and_csrf(session):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user_in(EDITORS, "erin"))
+    client.force_login(make_user("erin", "editor"))
     assert client.get(url("restore", session, 1)).status_code == 405
     assert client.post(url("restore", session, 1), {"expected_version": 3}).status_code == 403
     assert session.version() == 3

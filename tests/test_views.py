@@ -5,37 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.roles import EDITORS, VIEWERS
 from sessions_app.services import Message, SessionService, TokenUsage
+from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
 
 CONFLICT = re.compile(r"This session changed \(v(\d+) → v(\d+)\) since you loaded it")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def user_in(group: str, name: str) -> User:
-    user = User.objects.create_user(name, password="pw-" + name)
-    user.groups.add(Group.objects.get(name=group))
-    return user
-
-
-@pytest.fixture
-def editor() -> Client:
-    client = Client()
-    client.force_login(user_in(EDITORS, "edna"))
-    return client
-
-
-@pytest.fixture
-def viewer() -> Client:
-    client = Client()
-    client.force_login(user_in(VIEWERS, "vic"))
-    return client
 
 
 @pytest.fixture
@@ -163,7 +143,7 @@ def test_unknown_session_is_404(editor):
 
 def test_post_without_csrf_token_is_refused(session):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user_in(EDITORS, "csrf"))
+    client.force_login(make_user("csrf", "editor"))
     before = snapshot(session)
     data = {"role": "user", "content": "x", "expected_version": session.version()}
     assert client.post(url("append", session), data).status_code == 403
@@ -172,7 +152,7 @@ def test_post_without_csrf_token_is_refused(session):
 
 def test_post_with_the_pages_token_in_the_htmx_header_or_the_form_works(session):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user_in(EDITORS, "csrf"))
+    client.force_login(make_user("csrf", "editor"))
     page = text(client.get(url("session_detail", session)))
     header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
     form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
@@ -234,7 +214,7 @@ def test_every_write_without_js_redirects_to_the_page(editor, session, name, arg
     assert contents(session) == EXPECTED_AFTER[name]
     assert session.version() == v + 1
     event = session.events()[-1]
-    assert event.actor == "edna"
+    assert event.actor == "erin"
     follow = editor.get(response["Location"])
     assert follow.status_code == 200 and f'data-version="{v + 1}"' in text(follow)
 
