@@ -183,3 +183,43 @@ def test_list_page_shows_new_and_changed_sessions_live(served, chromium):
     assert page.locator("#session-table tbody tr").count() == 2
     assert page.evaluate("window.__notReloaded") is True
     page.context.close()
+
+
+def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chromium):
+    """Deltas carry only the new bars (plus caption, scale and axis); the page drops bars that left
+    the window. After writes that slide the window and raise the peak, the live chart is the same
+    markup a fresh page load renders, and the bars are drawn to the new scale."""
+    from playwright.sync_api import expect
+
+    from sessions_app.selectors import CHART_MAX_EXCHANGES
+
+    carol = make_user("carol", "viewer")
+    session = program(SessionService.new, "chart", {})
+    for i in range(CHART_MAX_EXCHANGES):
+        program(session.record_exchange, f"q{i}", "a", TokenUsage(100 + i, 10, 110 + i))
+    page = open_page(chromium, served, carol, f"/sessions/{session.id}/")
+    bars = page.locator("#usage-bars > li")
+    expect(bars).to_have_count(CHART_MAX_EXCHANGES)
+    expect(page.locator("#usage-chart-caption")).to_contain_text(f"peak {110 + CHART_MAX_EXCHANGES - 1}")
+
+    program(session.set_usage, None)  # draws nothing
+    program(session.record_exchange, "big", "a", TokenUsage(900, 100, 1000))
+    program(session.set_usage, TokenUsage(1, 1, 2))
+    expect(page.locator("#usage-chart-caption")).to_contain_text("peak 1,000 tokens")
+    expect(page.locator("#session-detail")).to_have_attribute("data-version", str(session.version()))
+    expect(bars).to_have_count(CHART_MAX_EXCHANGES)  # the two oldest were dropped
+    assert bars.first.get_attribute("style") == "--p:102;--c:10;--t:112"
+    # Drawn to the new scale: the big bar's prompt part is 900/1000 of the plot's height.
+    heights = page.evaluate(
+        """() => { const li = [...document.querySelectorAll('#usage-bars > li')].at(-2);
+                   return [parseFloat(getComputedStyle(li, '::before').height), li.clientHeight]; }"""
+    )
+    assert abs(heights[0] - 0.9 * heights[1]) < 1.5, heights
+    live_bars = page.inner_html("#usage-bars")
+    axis = page.inner_html("#usage-chart-axis")
+
+    fresh = open_page(chromium, served, carol, f"/sessions/{session.id}/")
+    assert fresh.inner_html("#usage-bars") == live_bars
+    assert fresh.inner_html("#usage-chart-axis") == axis
+    assert fresh.inner_text("#usage-chart-caption") == page.inner_text("#usage-chart-caption")
+    assert not [line for line in page.console_log if "error" in line], page.console_log

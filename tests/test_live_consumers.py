@@ -146,7 +146,10 @@ async def test_appends_push_header_and_new_rows_as_a_delta(session, editor_cooki
     assert 'hx-swap-oob="beforeend:#message-list"' in frame.html
     for position in range(3, 3 + added):
         assert f'id="message-{position}"' in frame.html
-    assert ('id="usage-chart"' in frame.html) == (op == "record_exchange")
+    # A usage write appends its bar and updates the chart's caption and scale; the old bars stay.
+    assert ('hx-swap-oob="beforeend:#usage-bars"' in frame.html) == (op == "record_exchange")
+    assert ('id="usage-chart-caption"' in frame.html) == (op == "record_exchange")
+    assert frame.html.count('<li style="--p:') == (op == "record_exchange")
     assert "Edit</a>" in frame.html  # an editor gets write controls
     await communicator.disconnect()
 
@@ -155,7 +158,9 @@ async def test_set_usage_and_replace_are_deltas_of_what_they_change(session, edi
     communicator = await open_detail(session, editor_cookie)
     await db(session.set_usage)(TokenUsage(1, 2, 3), expected_version=2)
     frame = await frames_until(communicator, "delta")
-    assert frame.version == 3 and 'id="usage-chart"' in frame.html and "message-" not in frame.html
+    assert frame.version == 3 and "message-" not in frame.html
+    assert 'id="usage-chart-caption"' in frame.html and "#usage-bars{--peak:" in frame.html
+    assert frame.html.count('<li style="--p:1;--c:2;--t:3"') == 1
     await db(session.replace)(1, Message("user", "Classify: <b>refund</b>"), expected_version=3)
     frame = await frames_until(communicator, "delta")
     assert (frame.base, frame.version) == (3, 4)
@@ -175,7 +180,7 @@ async def test_frames_are_ascii_and_carry_non_ascii_text_as_character_references
     assert text in html.unescape(frame.html)
     await db(session.record_exchange)("q", "a", TokenUsage(1, 2, 3))
     frame = await frames_until(communicator, "delta")
-    assert 'id="usage-chart"' in frame.html and frame.html.isascii() and "&#183;" in frame.html  # "·"
+    assert "#usage-bars" in frame.html and frame.html.isascii() and "&#183;" in frame.html  # "·"
     await communicator.disconnect()
 
 

@@ -29,7 +29,7 @@ def test_a_delta_reads_the_session_once():
     version = s.version()
     with CaptureQueriesContext(connection) as queries:
         update = live.render_detail_event(str(s.id), version, live.EDIT)
-    assert update.kind == "delta" and 'id="message-5"' in update.html and 'id="usage-chart"' in update.html
+    assert update.kind == "delta" and 'id="message-5"' in update.html and "#usage-bars" in update.html
     reads = [q["sql"] for q in queries.captured_queries if 'FROM "sessions_app_session"' in q["sql"]]
     assert len(reads) == 1, reads  # header, chart and rows share the one read (and its version)
     with CaptureQueriesContext(connection) as queries:

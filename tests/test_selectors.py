@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -176,40 +177,59 @@ def test_usage_points_come_from_the_event_log_oldest_first():
     assert [(p["op"], p["total"]) for p in points] == [("record_exchange", 3), ("set_usage", 9)]
 
 
+def bar_totals(html: str) -> list[int]:
+    return [int(t) for t in re.findall(r"--t:(\d+)", html)]
+
+
 def test_usage_chart_keeps_the_most_recent_exchanges():
     s = SessionService.new()
     for i in range(selectors.CHART_MAX_EXCHANGES + 5):
         s.record_exchange("q", "a", TokenUsage(i, 1, i + 1))
     chart = selectors.usage_chart(s.id)
-    assert len(chart["bars"]) == selectors.CHART_MAX_EXCHANGES
-    assert chart["bars"][-1]["total"] == selectors.CHART_MAX_EXCHANGES + 5
-    assert chart["bars"][0]["total"] == 6 and chart["max_total"] == selectors.CHART_MAX_EXCHANGES + 5
-    assert all(b["prompt_h"] >= 0 and b["completion_y"] >= 0 for b in chart["bars"])
+    assert chart["count"] == selectors.CHART_MAX_EXCHANGES
+    assert bar_totals(chart["bars_html"]) == list(range(6, selectors.CHART_MAX_EXCHANGES + 6))
+    assert chart["peak"] == selectors.CHART_MAX_EXCHANGES + 5
+    window = selectors.usage_window(s.id, s.version())
+    assert window == {k: chart[k] for k in ("count", "peak", "first_at", "last_at")}
 
 
-def test_chart_bars_built_in_python_match_the_template_loop_they_replace():
-    """selectors.bars_svg is the markup the usage-chart partial's {% for %} loop produced (now in Python
-    for the live feeds' per-frame cost): same numbers, same order, the title escaped."""
-    from django.template import Context, Template
-
+def test_bars_carry_their_numbers_and_an_escaped_title():
     s = SessionService.new()
-    for i in range(7):
-        s.record_exchange("q", "a", TokenUsage(10 * i + 3, i, 10 * i + 3 + i + (i % 2)))
-    bars = selectors.usage_chart(s.id)["bars"]
-    bars.append({**bars[-1], "title": 'v9 <b>"odd"</b> & co'})  # titles are escaped
-    loop = Template(
-        "{% load l10n %}{% localize off %}{% for b in bars %}<g><title>{{ b.title }}</title>"
-        '<rect class="prompt" x="{{ b.x }}" y="{{ b.prompt_y }}" width="{{ b.w }}" '
-        'height="{{ b.prompt_h }}"/>'
-        '<rect class="completion" x="{{ b.x }}" y="{{ b.completion_y }}" width="{{ b.w }}" '
-        'height="{{ b.completion_h }}"/><rect class="total" x="{{ b.x }}" y="{{ b.total_y }}" '
-        'width="{{ b.w }}" height="1.5"/></g>{% endfor %}{% endlocalize %}'
-    ).render(Context({"bars": bars}))
-    built = selectors.bars_svg(bars)
-    assert built == loop
-    assert built.count("<g>") == 8 and "&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in built
+    s.record_exchange("q", "a", TokenUsage(7, 3, 11))
+    point = selectors.usage_points(s.id)[0]
+    built = selectors.bars_html([point, {**point, "version": 9, "total": 12}])
+    assert built.startswith('<li style="--p:7;--c:3;--t:11" title="v1 · ')
+    assert built.count("<li ") == 2 and "prompt 7 / completion 3 / total 12" in built
+    evil = {**point, "version": '<b>"odd"</b> & co'}  # titles are escaped (numbers are ints)
+    assert "v&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in selectors.bars_html([evil])
     page = render_to_string_partial("usage-chart", selectors.usage_chart_context(s.id))
-    assert page.count('<rect class="prompt"') == 7 and selectors.bars_svg(bars[:7]) in page
+    assert page.count("<li ") == 1 and "#usage-bars{--peak:11}" in page and "peak 11 tokens" in page
+
+
+def test_usage_window_from_the_database_matches_the_chart_at_every_version():
+    """A live delta sends the new bars and the window's count/peak/times computed by one aggregate
+    (selectors.usage_window); after every kind of usage write (bigger, smaller, none, the window
+    sliding past its size) they equal what the full chart computes from the points."""
+    import random
+
+    rng = random.Random(7)
+    s = SessionService.new()
+    assert selectors.usage_window(s.id, s.version())["count"] == 0
+    for _ in range(selectors.CHART_MAX_EXCHANGES + 40):
+        prompt, completion = rng.randrange(0, 5000), rng.randrange(0, 800)
+        total = prompt + completion + rng.choice([0, 0, 50])
+        roll = rng.random()
+        if roll < 0.1:
+            s.set_usage(None)
+        elif roll < 0.25:
+            s.set_usage(TokenUsage(prompt, completion, total))
+        elif roll < 0.3:
+            s.append("user", "no usage")
+        else:
+            s.record_exchange("q", "a", TokenUsage(prompt, completion, total))
+        chart = selectors.usage_chart(s.id)
+        window = selectors.usage_window(s.id, s.version())
+        assert window == {k: chart[k] for k in ("count", "peak", "first_at", "last_at")}
 
 
 def render_to_string_partial(name: str, context: dict) -> str:

@@ -180,8 +180,15 @@
     var feed = e.target.closest("[data-live-feed]");
     if (feed) setState(feed, e.detail.event.code >= 4000 ? "closed" : "reconnecting");
   });
+  /* A delta appends the new usage bars (the CSS shows only the last data-max): drop older ones. */
+  function pruneBars() {
+    var bars = document.getElementById("usage-bars");
+    var max = bars ? Number(bars.dataset.max) : 0;
+    while (bars && max > 0 && bars.children.length > max) bars.firstElementChild.remove();
+  }
   document.addEventListener("htmx:wsAfterMessage", function (e) {
     var feed = e.target.closest("[data-live-feed]");
+    pruneBars();
     if (!feed || !feed._follow) return;
     feed._follow = false;
     // Again once layout has settled (swapped-in charts and rows may still change the height),
