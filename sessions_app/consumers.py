@@ -137,7 +137,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(period)
 
     async def tick(self) -> None:
-        level = await database_sync_to_async(_fresh_level)(self.user_id)
+        # Shared by the process's sockets of this user for half a period (a deactivation also closes
+        # them at once: user_deactivated).
+        level = await live.shared_check(
+            ("level", self.user_id), live.tick_seconds() / 2, _fresh_level, self.user_id
+        )
         if level is None:
             await self.refuse()
             return
@@ -235,7 +239,9 @@ class SessionDetailConsumer(LiveConsumer):
 
     async def tick(self) -> None:
         await super().tick()
-        current = await database_sync_to_async(live.session_version)(self.session_id)
+        current = await live.shared_check(
+            ("version", self.session_id), live.tick_seconds() / 2, live.session_version, self.session_id
+        )
         if current is None:
             await self.refuse()
             return

@@ -26,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
+import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,16 +136,73 @@ def _header(session: models.Session, can_edit: bool) -> str:
 
 
 def _chart(session: models.Session) -> str:
-    return _partial(DETAIL_TEMPLATE, "usage-chart", selectors.usage_chart_context(session))
+    context = {"session": session, "chart": selectors.chart_context(chart_windows.points(session))}
+    return _partial(DETAIL_TEMPLATE, "usage-chart", context)
 
 
-def _chart_delta(session: models.Session, new_points: list[dict[str, Any]]) -> list[str]:
-    """What turns the page's chart into the newest one: the new bars appended to ``#usage-bars``, and
-    the caption, scale and time axis of the whole window (one aggregate read). Not the old bars: a bar's
-    markup does not depend on the others (selectors.bars_html), so ~0.3 KB per exchange instead of the
-    whole chart (~35 KB at 120 bars) in every frame to every watcher."""
-    window = selectors.usage_window(session.pk, session.version)
-    context = {"session": session, "chart": selectors.chart_context(**window, bars=new_points)}
+class ChartWindows:
+    """The usage chart's window (its points) per session and version rendered in this process.
+
+    The chart at version M is the last CHART_MAX_EXCHANGES usage points up to M; the event log only
+    grows, so the chart at M is the chart at B plus the points of B+1..M, which the delta's own event
+    read already has. A delta render then needs no read of the window (~3 ms of its ~10). Read from
+    the database on a miss (another version, a new process) and at least every ``reread_seconds``
+    (compact_events may delete old events). Used from the renders' thread; locked all the same.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE, reread_seconds: float = 60.0) -> None:
+        self.size, self.reread_seconds = size, reread_seconds
+        # (session, version) → (points, when they were read from the database); each permission
+        # level renders the same version, so an entry is kept per version, not only the newest.
+        self.entries: OrderedDict[tuple[uuid.UUID, int], tuple[list[dict[str, Any]], float]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.reads = 0
+
+    def points(
+        self, session: models.Session, base: int | None = None, new_points: Sequence[dict[str, Any]] = ()
+    ) -> list[dict[str, Any]]:
+        """The window at ``session.version``, given the points added after ``base`` (None: read it)."""
+        points = None if base is None else self.advance(session, base, new_points)
+        if points is None:
+            points = selectors.usage_points(session.pk, session.version)
+            self.reads += 1
+            self._keep(session, points, time.monotonic())
+        return points
+
+    def advance(
+        self, session: models.Session, base: int, new_points: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """The window at ``session.version`` from the one at ``base``; None if that one is not known.
+
+        Deltas without usage call it too, so that the next one finds its base.
+        """
+        with self.lock:
+            known = self.entries.get((session.pk, base))
+        if known is None or time.monotonic() - known[1] >= self.reread_seconds:
+            return None
+        points = (known[0] + list(new_points))[-selectors.CHART_MAX_EXCHANGES :] if new_points else known[0]
+        self._keep(session, points, known[1])
+        return points
+
+    def _keep(self, session: models.Session, points: list[dict[str, Any]], read_at: float) -> None:
+        key = (session.pk, session.version)
+        with self.lock:
+            self.entries[key] = (points, read_at)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+chart_windows = ChartWindows()
+
+
+def _chart_delta(session: models.Session, base: int, new_points: list[dict[str, Any]]) -> list[str]:
+    """What turns the page's chart at ``base`` into the newest one: the new bars appended to
+    ``#usage-bars``, and the caption, scale and time axis of the whole window. Not the old bars: a
+    bar's markup does not depend on the others (selectors.bars_html), so ~0.3 KB per exchange instead
+    of the whole chart (~35 KB at 120 bars) in every frame to every watcher."""
+    window = chart_windows.points(session, base, new_points)
+    context = {"session": session, "chart": selectors.chart_context(window, bars=new_points)}
     return [
         _partial(DETAIL_TEMPLATE, "usage-chart-caption", context),
         _partial(DETAIL_TEMPLATE, "usage-chart-scale", context),
@@ -154,9 +213,17 @@ def _chart_delta(session: models.Session, new_points: list[dict[str, Any]]) -> l
     ]
 
 
-def _row(session: models.Session, position: int, can_edit: bool) -> str:
-    context = selectors.message_row_context(session, position, can_edit=can_edit)
+def _row(
+    session: models.Session, position: int, can_edit: bool, message: models.Message | None = None
+) -> str:
+    context = selectors.message_row_context(session, position, can_edit=can_edit, message=message)
     return _partial(DETAIL_TEMPLATE, "message-row", context)
+
+
+def _rows(session: models.Session, start: int, stop: int, can_edit: bool) -> str:
+    """The rows at positions start..stop-1, read in one query."""
+    messages = selectors.messages_between(session.pk, start, stop, session.message_count)
+    return "".join(_row(session, m.position, can_edit, m) for m in messages)
 
 
 def render_detail_event(session_id: str, event_version: int, level: str) -> Update:
@@ -184,11 +251,13 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
             if op in USAGE_OPS and (point := selectors.usage_point(version, created_at, op, usage))
         ]
         if new_points:  # (a usage op without numbers, set_usage(None), draws nothing)
-            parts.extend(_chart_delta(session, new_points))
+            parts.extend(_chart_delta(session, base, new_points))
+        else:
+            chart_windows.advance(session, base, new_points)  # the chart is unchanged at this version
         if all(op in APPEND_OPS for op in ops):
             added = sum(APPEND_OPS[op] for op in ops)
             first = session.message_count - added
-            rows = "".join(_row(session, p, can_edit) for p in range(first, session.message_count))
+            rows = _rows(session, first, session.message_count, can_edit)
             if rows:
                 # A <div>, not a <template>: htmx's ws oob swap moves the wrapper's child nodes.
                 parts.append(
@@ -281,8 +350,42 @@ async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -
     return await asyncio.shield(future)
 
 
+_recent: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, tuple[float, asyncio.Future]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def shared_check(key: tuple, max_age: float, read: Callable[..., Any], *args: Any) -> Any:
+    """``read(*args)`` in the database thread, shared by this process's callers for ``max_age`` seconds.
+
+    For the sockets' periodic checks: 200 sockets of one user (or on one session) cost one permission
+    (or version) read per ``max_age``, not 200, and do not queue in front of the renders. A failed read
+    is not kept.
+    """
+    loop = asyncio.get_running_loop()
+    cache = _recent.setdefault(loop, {})
+    now = loop.time()
+    entry = cache.get(key)
+    if entry is None or entry[0] <= now:
+        if len(cache) > CACHE_SIZE:  # drop what has expired
+            for stale in [k for k, (until, _) in cache.items() if until <= now]:
+                del cache[stale]
+        future = asyncio.ensure_future(database_sync_to_async(read)(*args))
+        entry = cache[key] = (now + max_age, future)
+
+        def forget_failure(done: asyncio.Future) -> None:
+            if (done.cancelled() or done.exception() is not None) and cache.get(key) is entry:
+                del cache[key]
+
+        future.add_done_callback(forget_failure)
+    return await asyncio.shield(entry[1])
+
+
 def clear_cache() -> None:
     _caches.clear()
+    _recent.clear()
+    with chart_windows.lock:
+        chart_windows.entries.clear()
 
 
 def presence_html(watchers: list[dict[str, Any]], me: int) -> str:

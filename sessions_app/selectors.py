@@ -13,9 +13,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, Max, Min, Q, QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Greatest, Substr
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -269,11 +269,16 @@ def _with_positions(rows: list[models.Message], count: int) -> list[models.Messa
 
 
 def message_window(session_id: uuid.UUID, window: Window) -> list[models.Message]:
+    return messages_between(session_id, window.start, window.stop, window.count)
+
+
+def messages_between(session_id: uuid.UUID, start: int, stop: int, count: int) -> list[models.Message]:
+    """The messages at positions start..stop-1 of a session of ``count`` messages, in order."""
     # The range scan uses the unique (session, position) index: constant cost at any depth.
     rows = models.Message.objects.filter(
-        session_id=session_id, position__gte=window.start, position__lt=window.stop
+        session_id=session_id, position__gte=start, position__lt=stop
     ).order_by("position")
-    return _with_positions(list(rows), window.count)
+    return _with_positions(list(rows), count)
 
 
 def _usage_events(session_id: uuid.UUID, upto_version: int | None = None) -> QuerySet:
@@ -304,10 +309,10 @@ def usage_point(version: int, created_at: datetime, op: str, usage: Any) -> dict
     }
 
 
-def usage_points(session_id: uuid.UUID) -> list[dict[str, Any]]:
+def usage_points(session_id: uuid.UUID, upto_version: int | None = None) -> list[dict[str, Any]]:
     """Usage per exchange from the event log, oldest first (the most recent CHART_MAX_EXCHANGES)."""
     # Only the usage key is read from args: record_exchange args also hold the prompt and response.
-    rows = _usage_events(session_id).values_list("version", "created_at", "op", "args__usage")
+    rows = _usage_events(session_id, upto_version).values_list("version", "created_at", "op", "args__usage")
     points = [p for p in (usage_point(*row) for row in rows) if p is not None]
     points.reverse()
     return points
@@ -317,53 +322,27 @@ def _bar_height(p: dict[str, Any]) -> int:
     return max(p["total"], p["prompt"] + p["completion"])
 
 
-def chart_context(
-    count: int, peak: int, first_at: datetime | None, last_at: datetime | None, bars: list[dict[str, Any]]
-) -> dict[str, Any]:
+def chart_context(points: list[dict[str, Any]], bars: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the ``usage-chart`` partial (and its caption, scale and axis parts) renders.
 
-    ``bars`` are the bars to render (all of the window for the chart, only the new ones for a live
-    delta); count, peak and the times describe the whole window.
+    ``points`` is the chart's window (usage_points); ``bars`` the bars to render, all of the window
+    unless given (a live delta renders only the new ones: sessions_app.live).
     """
+    peak = max((_bar_height(p) for p in points), default=0)
     return {
-        "count": count,
+        "count": len(points),
         "peak": peak,
         "scale": max(peak, 1),  # CSS divides by it
-        "first_at": first_at,
-        "last_at": last_at,
-        "bars_html": bars_html(bars),
+        "first_at": points[0]["at"] if points else None,
+        "last_at": points[-1]["at"] if points else None,
+        "bars_html": bars_html(points if bars is None else bars),
         "max_bars": CHART_MAX_EXCHANGES,
     }
 
 
 def usage_chart(session_id: uuid.UUID) -> dict[str, Any]:
     """The chart of the last CHART_MAX_EXCHANGES exchanges: one stacked prompt/completion bar each."""
-    points = usage_points(session_id)
-    return chart_context(
-        len(points),
-        max((_bar_height(p) for p in points), default=0),
-        points[0]["at"] if points else None,
-        points[-1]["at"] if points else None,
-        points,
-    )
-
-
-def usage_window(session_id: uuid.UUID, upto_version: int) -> dict[str, Any]:
-    """count, peak, first_at and last_at of the chart at ``upto_version``, computed by the database.
-
-    A live delta sends only the new bars; this is the rest of the chart it must update (one row,
-    whatever the window's size).
-    """
-
-    def number(key: str) -> Cast:
-        return Cast(KeyTextTransform(key, "args__usage"), IntegerField())
-
-    return _usage_events(session_id, upto_version).aggregate(
-        count=Count("pk"),
-        peak=Max(Greatest(number("total"), number("prompt") + number("completion"))),
-        first_at=Min("created_at"),
-        last_at=Max("created_at"),
-    )
+    return chart_context(usage_points(session_id))
 
 
 def bars_html(points: list[dict[str, Any]]) -> SafeString:
@@ -485,12 +464,17 @@ def message_row_context(
     mode: str = "view",
     full: bool = False,
     form: FormState | None = None,
+    message: models.Message | None = None,
 ) -> dict[str, Any]:
-    """Context of one ``message-row``; raises SessionNotFound / IndexError when it does not exist."""
+    """Context of one ``message-row``; raises SessionNotFound / IndexError when it does not exist.
+
+    ``message``: the row at ``index``, when the caller has read it already (with others, in one query).
+    """
     from sessions_app.exceptions import IndexOutOfRange
 
     session = get_session(session_id)
-    message = models.Message.objects.filter(session_id=session.pk, position=index).order_by().first()
+    if message is None:
+        message = models.Message.objects.filter(session_id=session.pk, position=index).order_by().first()
     if message is None:
         raise IndexOutOfRange(index, session.message_count)
     _with_positions([message], session.message_count)

@@ -373,3 +373,27 @@ async def test_garbage_from_the_page_is_ignored(session, editor_cookie):
     assert frame.version == 2
     assert await no_updates(communicator, 0.3)
     await communicator.disconnect()
+
+
+async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while():
+    """live.shared_check: concurrent and later callers within max_age share one read (200 sockets of
+    one user: one permission read per half period); after max_age it reads again; a failure is not kept."""
+    calls = []
+
+    def read(value):  # noqa: ANN001, ANN202
+        calls.append(value)
+        if value == "boom":
+            raise RuntimeError("database unavailable")
+        return f"{value}#{len(calls)}"
+
+    live.clear_cache()
+    results = await asyncio.gather(*(live.shared_check(("k", 1), 0.3, read, "a") for _ in range(50)))
+    assert set(results) == {"a#1"} and calls == ["a"]
+    assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#1"
+    assert await live.shared_check(("k", 2), 0.3, read, "b") == "b#2"  # another key: its own read
+    await asyncio.sleep(0.35)
+    assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#3"
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await live.shared_check(("k", 3), 10, read, "boom")
+    assert calls.count("boom") == 2  # the failure was not kept for 10 s

@@ -36,3 +36,45 @@ def test_a_delta_reads_the_session_once():
         live.render_detail_snapshot(str(s.id), live.VIEW, None)
     reads = [q["sql"] for q in queries.captured_queries if 'FROM "sessions_app_session"' in q["sql"]]
     assert len(reads) == 1, reads
+
+
+def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_event_log():
+    """live.ChartWindows: a delta's chart window is the previous version's plus the delta's new points
+    (no read of the window). After every kind of write (bigger and smaller peaks, set_usage(None), writes
+    without usage, the window sliding past its size, deltas covering several versions), it equals the
+    window read from the event log, and so does the caption and scale the frame carries."""
+    import random
+    import re
+
+    from sessions_app import selectors
+
+    live.clear_cache()
+    rng = random.Random(7)
+    s = SessionService.new(name="chart window")
+    base = s.version()
+    live.render_detail_snapshot(str(s.id), live.VIEW, None)  # seeds the window at the page's version
+    reads = live.chart_windows.reads
+    for step in range(selectors.CHART_MAX_EXCHANGES + 40):
+        for _ in range(1 if step % 7 else 3):  # now and then one delta covers three writes
+            prompt, completion = rng.randrange(0, 5000), rng.randrange(0, 800)
+            usage = TokenUsage(prompt, completion, prompt + completion + rng.choice([0, 0, 50]))
+            roll = rng.random()
+            if roll < 0.1:
+                s.set_usage(None)
+            elif roll < 0.25:
+                s.set_usage(usage)
+            elif roll < 0.3:
+                s.append("user", "no usage")
+            else:
+                s.record_exchange("q", "a", usage)
+        update = live.render_detail_event(str(s.id), base + 1, live.VIEW)
+        assert update.kind == "delta" and update.version == s.version()
+        base = update.version
+        expected = selectors.usage_points(s.id)
+        window = live.chart_windows.entries[(s.id, base)][0]
+        assert window == expected
+        if "usage-chart-caption" in update.html:
+            peak = max(max(p["total"], p["prompt"] + p["completion"]) for p in expected)
+            assert f"#usage-bars{{--peak:{max(peak, 1)}}}" in update.html
+            assert re.search(rf"last {len(expected)} &#183; peak [\d,]+ tokens", update.html)
+    assert live.chart_windows.reads == reads, "a delta read the whole window from the database"

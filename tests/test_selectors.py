@@ -189,8 +189,6 @@ def test_usage_chart_keeps_the_most_recent_exchanges():
     assert chart["count"] == selectors.CHART_MAX_EXCHANGES
     assert bar_totals(chart["bars_html"]) == list(range(6, selectors.CHART_MAX_EXCHANGES + 6))
     assert chart["peak"] == selectors.CHART_MAX_EXCHANGES + 5
-    window = selectors.usage_window(s.id, s.version())
-    assert window == {k: chart[k] for k in ("count", "peak", "first_at", "last_at")}
 
 
 def test_bars_carry_their_numbers_and_an_escaped_title():
@@ -204,32 +202,6 @@ def test_bars_carry_their_numbers_and_an_escaped_title():
     assert "v&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in selectors.bars_html([evil])
     page = render_to_string_partial("usage-chart", selectors.usage_chart_context(s.id))
     assert page.count("<li ") == 1 and "#usage-bars{--peak:11}" in page and "peak 11 tokens" in page
-
-
-def test_usage_window_from_the_database_matches_the_chart_at_every_version():
-    """A live delta sends the new bars and the window's count/peak/times computed by one aggregate
-    (selectors.usage_window); after every kind of usage write (bigger, smaller, none, the window
-    sliding past its size) they equal what the full chart computes from the points."""
-    import random
-
-    rng = random.Random(7)
-    s = SessionService.new()
-    assert selectors.usage_window(s.id, s.version())["count"] == 0
-    for _ in range(selectors.CHART_MAX_EXCHANGES + 40):
-        prompt, completion = rng.randrange(0, 5000), rng.randrange(0, 800)
-        total = prompt + completion + rng.choice([0, 0, 50])
-        roll = rng.random()
-        if roll < 0.1:
-            s.set_usage(None)
-        elif roll < 0.25:
-            s.set_usage(TokenUsage(prompt, completion, total))
-        elif roll < 0.3:
-            s.append("user", "no usage")
-        else:
-            s.record_exchange("q", "a", TokenUsage(prompt, completion, total))
-        chart = selectors.usage_chart(s.id)
-        window = selectors.usage_window(s.id, s.version())
-        assert window == {k: chart[k] for k in ("count", "peak", "first_at", "last_at")}
 
 
 def render_to_string_partial(name: str, context: dict) -> str:
