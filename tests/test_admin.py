@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from sessions_app import models
 from sessions_app.events import session_group
@@ -270,7 +271,9 @@ def test_change_list_search_filters_and_counts(editor):
     assert "alpha triage" in by_number and "beta" not in by_number
     bad = editor.get(changelist, {"metadata": "nonsense"})
     assert bad.status_code == 302 and "e=1" in bad["Location"]
-    today = editor.get(changelist, {"updated_at__gte": a.row().updated_at.date().isoformat()})
+    # The date filter's own links carry aware datetimes ("2026-11-25 00:00:00+00:00"), as here.
+    midnight = timezone.localtime(a.row().updated_at).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = editor.get(changelist, {"updated_at__gte": str(midnight)})
     assert "alpha triage" in today.content.decode()
 
 
