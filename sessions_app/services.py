@@ -407,8 +407,10 @@ def _append_in_one_statement(
         for i, m in enumerate(messages):
             params += [i, m.role, m.content]
     params += [session_id, op, _db_value(models.SessionEvent, "args", args), actor, now]
-    found = _query(_append_sql(len(messages), usage is not None, expected_version is not None), params)
-    return found[0][0] if found else None
+    with _cursor() as cursor:  # (not _query: this statement always returns its one column)
+        cursor.execute(_append_sql(len(messages), usage is not None, expected_version is not None), params)
+        found = cursor.fetchone()
+    return found[0] if found else None
 
 
 @functools.cache

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from sessions_app import models
@@ -312,3 +314,27 @@ def test_new_rejects_bad_name_and_metadata(kwargs, field):
     with pytest.raises(InvalidArgument) as err:
         SessionService.new(**kwargs)
     assert err.value.details["field"] == field and models.Session.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_foreign_keys_to_the_session_are_checked_per_statement_on_postgresql():
+    """Migration 0007: the foreign keys to the session row are NOT DEFERRABLE (checked per statement,
+    without the deferred-trigger queue that costs the append ~8 %). An AlterField on one of them would
+    recreate it deferrable; this catches that."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, condeferrable FROM pg_constraint"
+            " WHERE contype = 'f' AND confrelid = 'sessions_app_session'::regclass ORDER BY 1"
+        )
+        rows = cursor.fetchall()
+    assert rows == [
+        ("sessions_app_message", False),
+        ("sessions_app_sessionevent", False),
+        ("sessions_app_sessionsnapshot", False),
+    ]
+    s = SessionService.new()
+    with pytest.raises(IntegrityError):  # checked at the statement, not at COMMIT
+        with transaction.atomic():
+            models.Message.objects.create(session_id=uuid.uuid4(), position=0, role="user", content="x")
+    s.append("user", "still fine")
+    assert s.len() == 1
