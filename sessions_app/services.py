@@ -290,7 +290,10 @@ def _cursor() -> Any:
         return db.cursor()
     db.ensure_connection()
     db.validate_thread_sharing()
-    raw = psycopg.Cursor(db.connection)
+    # One psycopg cursor per connection, reused (its results are read before the next call).
+    raw = getattr(db, "_zyn_cursor", None)
+    if raw is None or raw.connection is not db.connection or raw.closed:
+        raw = db._zyn_cursor = psycopg.Cursor(db.connection)
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
 
 
@@ -407,9 +410,9 @@ def _append_in_one_statement(
         for i, m in enumerate(messages):
             params += [i, m.role, m.content]
     params += [session_id, op, _db_value(models.SessionEvent, "args", args), actor, now]
-    with _cursor() as cursor:  # (not _query: this statement always returns its one column)
-        cursor.execute(_append_sql(len(messages), usage is not None, expected_version is not None), params)
-        found = cursor.fetchone()
+    cursor = _cursor()  # (not _query: this statement always returns its one column)
+    cursor.execute(_append_sql(len(messages), usage is not None, expected_version is not None), params)
+    found = cursor.fetchone()
     return found[0] if found else None
 
 
