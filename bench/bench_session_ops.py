@@ -1001,16 +1001,14 @@ def publish_lines(rows: list[tuple[str, float, float]]) -> str:
     )
 
 
-def write_doc(command: str, facts: dict[str, str], runs: list[tuple[str, str, float, str]]) -> None:
+def write_doc(command: str, facts: dict[str, str], runs: list[tuple[str, str, float, str, str]]) -> None:
     block = [DOC_START, "", f"Command: `{command}`", ""]
     block.append(
         f"Machine: {facts['nproc']} cores ({facts['cpu']}), {facts['postgres']}, {facts['python']}; "
         f"{facts['versions']}. Load average at start: {facts['load']} (the cores are shared with other work)."
     )
-    for i, (ops, appends, seconds, load) in enumerate(runs, 1):
-        title = (
-            f"#### Run {i} of {len(runs)} — {facts['date']}, {seconds:.0f} s, load average at its end {load}"
-        )
+    for i, (ops, appends, seconds, load, when) in enumerate(runs, 1):
+        title = f"#### Run {i} of {len(runs)} — {when}, {seconds:.0f} s, load average at its end {load}"
         block += ["", title, "", ops, "", appends]
     block += ["", DOC_END]
     text = DOC_PATH.read_text() if DOC_PATH.exists() else ""
@@ -1040,9 +1038,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = f"DATABASE_URL={url} {command}"
     facts = machine_facts(url)
     print(f"{facts['date']}  nproc={facts['nproc']}  {facts['postgres']}  load {facts['load']}", flush=True)
-    runs: list[tuple[str, str, float, str]] = []
+    runs: list[tuple[str, str, float, str, str]] = []
     for run in range(1, args.runs + 1):
-        started = time.perf_counter()
+        started, when = time.perf_counter(), dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         bench = Bench(url, args.scale)
         bench.reset_database()
         results = bench.session_ops()
@@ -1051,7 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         appends = throughput_table(bench.throughput(args.llama_appends))
         print(f"\nRun {run}: append throughput\n{appends}", flush=True)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        runs.append((ops, appends, time.perf_counter() - started, load))
+        runs.append((ops, appends, time.perf_counter() - started, load, when))
         print(f"\nrun {run} took {runs[-1][2]:.0f} s; load average {load}", flush=True)
     if not args.no_write:
         write_doc(command, facts, runs)
