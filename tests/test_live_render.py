@@ -78,3 +78,11 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
             assert f"#usage-bars{{--peak:{max(peak, 1)}}}" in update.html
             assert re.search(rf"last {len(expected)} &#183; peak [\d,]+ tokens", update.html)
     assert live.chart_windows.reads == reads, "a delta read the whole window from the database"
+    # Carried over for at most reread_seconds (compact_events may delete old events): then read again.
+    kept, live.chart_windows.reread_seconds = live.chart_windows.reread_seconds, 0
+    try:
+        s.record_exchange("q", "a", TokenUsage(1, 2, 3))
+        live.render_detail_event(str(s.id), base + 1, live.VIEW)
+        assert live.chart_windows.reads == reads + 1
+    finally:
+        live.chart_windows.reread_seconds = kept
