@@ -11,7 +11,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from sessions_app.services import Message, SessionService, TokenUsage
 from tests.live_servers import REDIS_SERVER, Daphne, RedisServer
@@ -56,6 +56,10 @@ def chromium():
         )
         yield browser
         browser.close()
+        # While Playwright's loop runs in this thread, asgiref gives the test's ORM calls a connection
+        # of their own; hand it back, or the test database cannot be dropped ("being accessed by
+        # other users").
+        connections.close_all()
 
 
 def program(write, *args):  # noqa: ANN001, ANN201
