@@ -253,7 +253,7 @@ async def test_relay_delivers_a_burst_in_order_to_every_socket_even_when_one_soc
 ):
     """The relay calls the process's sockets one after another for each event: a burst of writes
     reaches every watcher in version order, and a socket whose handling raises does not stop the
-    others (nor later events)."""
+    others (nor later events). (Was flaky on PostgreSQL + Redis: it expected one delta per version.)"""
     from sessions_app.relay import get_relay
 
     watchers = [await open_detail(session, editor_cookie) for _ in range(4)]
@@ -271,8 +271,14 @@ async def test_relay_delivers_a_burst_in_order_to_every_socket_even_when_one_soc
         if n == 1:
             assert await no_updates(w), "the failing socket sent something"
             continue
-        versions = [(await frames_until(w, "delta")).version for _ in range(10)]
-        assert versions == list(range(start + 1, start + 11))
+        # In order and without a gap: each delta starts where the last one ended. (A render covers
+        # every version committed by then, so one delta may take the page over several versions.)
+        reached = start
+        while reached < start + 10:
+            frame = await frames_until(w, "delta")
+            assert frame.base == reached, (frame.base, frame.version, reached)
+            reached = frame.version
+        assert reached == start + 10
     for w in watchers:
         await w.disconnect()
     assert session_group(session.id) not in get_relay().members  # the last one out leaves the group
