@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
 import time
@@ -312,78 +313,70 @@ def session_version(session_id: str) -> int | None:
     return models.Session.objects.filter(pk=session_id).values_list("version", flat=True).first()
 
 
-# ---------------------------------------------------------------- one render per key per process
+# ---------------------------------------------------------------- one render (or check) per key per process
 
-_caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[tuple, asyncio.Future]] = (
-    weakref.WeakKeyDictionary()
-)
+_Cache = OrderedDict[tuple, tuple[float, asyncio.Future]]  # key → (expires at, the read's future)
+_renders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
+_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
 stats = {"renders": 0, "shared": 0}
 
 
-async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
-    """Render once per ``key`` in this process; concurrent and later callers share the result.
+def _shared(
+    caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache],
+    key: tuple,
+    max_age: float,
+    read: Callable[..., Any],
+    *args: Any,
+) -> tuple[asyncio.Future, bool]:
+    """The future of ``read(*args)`` in the database thread, shared by this loop's callers of ``key``
+    for ``max_age`` seconds (the last CACHE_SIZE keys); True when this call started it.
 
-    A failed render is not kept, so the next event retries it.
+    A failed read is not kept, so the next caller retries it.
     """
+    loop = asyncio.get_running_loop()
+    cache = caches.setdefault(loop, OrderedDict())
+    now = loop.time()
+    entry = cache.get(key)
+    if entry is not None and entry[0] > now:
+        return entry[1], False
+    future = asyncio.ensure_future(database_sync_to_async(read)(*args))
+    entry = cache[key] = (now + max_age, future)
+    cache.move_to_end(key)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+    def forget_failure(done: asyncio.Future) -> None:
+        if (done.cancelled() or done.exception() is not None) and cache.get(key) is entry:
+            del cache[key]
+
+    future.add_done_callback(forget_failure)
+    return future, True
+
+
+async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
+    """Render once per ``key`` in this process; concurrent and later callers share the result."""
     if os.environ.get("ZYN_LIVE_SHARED_RENDER", "1") == "0":  # for bench/bench_fanout.py's comparison
         stats["renders"] += 1
         return await database_sync_to_async(render)(*args)
-    loop = asyncio.get_running_loop()
-    cache = _caches.setdefault(loop, OrderedDict())
-    future = cache.get(key)
-    if future is None:
-        stats["renders"] += 1
-        future = asyncio.ensure_future(database_sync_to_async(render)(*args))
-        cache[key] = future
-        while len(cache) > CACHE_SIZE:
-            cache.popitem(last=False)
-
-        def forget_failure(done: asyncio.Future) -> None:
-            if done.cancelled() or done.exception() is not None:
-                if cache.get(key) is done:
-                    del cache[key]
-
-        future.add_done_callback(forget_failure)
-    else:
-        stats["shared"] += 1
+    future, started = _shared(_renders, key, math.inf, render, *args)
+    stats["renders" if started else "shared"] += 1
     # shield: one watcher disconnecting mid-render must not cancel the render the others await.
     return await asyncio.shield(future)
-
-
-_recent: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, tuple[float, asyncio.Future]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 async def shared_check(key: tuple, max_age: float, read: Callable[..., Any], *args: Any) -> Any:
     """``read(*args)`` in the database thread, shared by this process's callers for ``max_age`` seconds.
 
     For the sockets' periodic checks: 200 sockets of one user (or on one session) cost one permission
-    (or version) read per ``max_age``, not 200, and do not queue in front of the renders. A failed read
-    is not kept.
+    (or version) read per ``max_age``, not 200, and do not queue in front of the renders.
     """
-    loop = asyncio.get_running_loop()
-    cache = _recent.setdefault(loop, {})
-    now = loop.time()
-    entry = cache.get(key)
-    if entry is None or entry[0] <= now:
-        if len(cache) > CACHE_SIZE:  # drop what has expired
-            for stale in [k for k, (until, _) in cache.items() if until <= now]:
-                del cache[stale]
-        future = asyncio.ensure_future(database_sync_to_async(read)(*args))
-        entry = cache[key] = (now + max_age, future)
-
-        def forget_failure(done: asyncio.Future) -> None:
-            if (done.cancelled() or done.exception() is not None) and cache.get(key) is entry:
-                del cache[key]
-
-        future.add_done_callback(forget_failure)
-    return await asyncio.shield(entry[1])
+    future, _ = _shared(_checks, key, max_age, read, *args)
+    return await asyncio.shield(future)
 
 
 def clear_cache() -> None:
-    _caches.clear()
-    _recent.clear()
+    _renders.clear()
+    _checks.clear()
     with chart_windows.lock:
         chart_windows.entries.clear()
 
