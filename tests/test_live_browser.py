@@ -43,6 +43,7 @@ def served(settings):
     finally:
         if daphne is not None:
             daphne.stop()
+            print(daphne.output()[-5000:])  # shown by pytest only when the test failed
         redis.stop()
 
 
