@@ -47,6 +47,13 @@ def _fresh_level(user_id: int) -> str | None:
     return None if user is None else live.level_of(user)
 
 
+class NoRouteConsumer(AsyncWebsocketConsumer):
+    """A websocket path that is no feed: refused at the handshake (HTTP 403), like every other refusal."""
+
+    async def connect(self) -> None:
+        await self.close()
+
+
 class LiveConsumer(AsyncWebsocketConsumer):
     """Shared by both feeds: authorisation in connect, groups, the periodic re-check."""
 

@@ -120,6 +120,16 @@ async def test_user_without_view_permission_and_unknown_session_are_refused(sess
     assert not (await communicator.connect())[0], "a socket for a session that does not exist was accepted"
 
 
+@pytest.mark.parametrize(
+    "path", ["/ws/sessions/not-a-uuid/", "/ws/nothing/", "/ws/sessions", "/", "/ws/sessions/\n/"]
+)
+async def test_a_path_that_is_no_route_is_refused_at_the_handshake(editor_cookie, path, caplog):
+    communicator = WebsocketCommunicator(application, path, headers=ws_headers(editor_cookie))
+    connected, code = await communicator.connect()  # raised "No route found" (daphne: HTTP 500) before
+    assert not connected and code == 1000, f"{path}: {connected}, {code}"
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+
+
 async def test_hello_at_an_old_version_gets_a_snapshot(session, editor_cookie):
     communicator = await connect(f"/ws/sessions/{session.id}/", editor_cookie)
     await communicator.send_json_to({"type": "hello", "version": 1, "tail": True})
