@@ -88,7 +88,8 @@ class Watcher:
     order_violations: int = 0
     reconnects: int = 0
     frames: int = 0
-    closed_code: int | None = None
+    closes: list[int] = field(default_factory=list)  # close code of every connection the server ended
+    refused: int = 0  # connection attempts that failed before the socket opened
     _stop: bool = False
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
@@ -105,20 +106,29 @@ class Watcher:
                     if not first:
                         self.reconnects += 1
                     first = False
-                    await ws.send(json.dumps({"type": "hello", "version": self.version, "tail": True}))
+                    await ws.send(json.dumps(self.hello()))
                     if ready is not None:
                         ready.set()
                     async for text in ws:
                         await self.on_frame(ws, text)
-                    self.closed_code = ws.close_code
-                    if ws.close_code and ws.close_code >= 4000:
-                        return
+                    self.closes.append(ws.close_code or 1006)  # 1000/1001: the server closed normally
+            except websockets.ConnectionClosed as exc:
+                # An error code (1011: the consumer crashed; 4403: forbidden, not retried) or no close
+                # frame at all (1006: the connection was lost).
+                code = exc.rcvd.code if exc.rcvd is not None else 1006
+                self.closes.append(code)
+                if code >= 4000:
+                    return
             except Exception:
                 # Refused (HTTP 403 while the server's channel layer is down), reset, or timed out:
                 # retry like htmx's ws extension does.
                 if self._stop:
                     return
+                self.refused += 1
             await asyncio.sleep(0.2)
+
+    def hello(self) -> dict[str, Any]:
+        return {"type": "hello", "version": self.version, "tail": True}
 
     async def on_frame(self, ws: Any, text: str) -> None:
         now = time.perf_counter()
@@ -157,3 +167,19 @@ class Watcher:
 
     def stop(self) -> None:
         self._stop = True
+
+
+@dataclass
+class ListWatcher(Watcher):
+    """A client of ``/ws/sessions/`` that shows the rows of ``versions`` (session id → newest version)."""
+
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def hello(self) -> dict[str, Any]:
+        return {"type": "hello", "sessions": dict(self.versions)}
+
+    async def on_frame(self, ws: Any, text: str) -> None:
+        self.frames += 1
+        frame = parse_frame(text)
+        if frame.kind == "row" and frame.version > self.versions.get(frame.session, frame.version):
+            self.versions[frame.session] = frame.version

@@ -17,6 +17,7 @@ from django.db import connection
 from sessions_app.services import SessionService
 from tests.live_servers import REDIS_SERVER, Daphne, RedisServer
 from tests.live_support import Watcher, make_user, session_cookie
+from zyn_site.settings import redis_channel_layer
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,12 +31,7 @@ REDIS_PORT, DAPHNE_PORT = 8599, 8510
 
 def _use_redis(settings, url: str) -> None:
     settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], "capacity": 1500},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layer(url)
     channel_layers.backends.clear()
 
 

@@ -131,19 +131,42 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.post
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+
+
+def redis_channel_layer(url: str) -> dict:
+    """The channels-redis layer on ``url`` (also used by tests that start their own redis-server)."""
+    from channels_redis.core import RedisChannelLayer
+
+    return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [
+                    {
+                        "address": url,
+                        # Each process reads its channels with BZPOPMIN blocking up to brpop_timeout (5 s).
+                        # redis-py 8 defaults every read to a 5 s socket timeout, which raced that read and
+                        # closed an idle socket with 1011 ("Timeout reading from …") every few seconds. A
+                        # healthy Redis answers the blocking read by its own timeout; the margin is its
+                        # latency. A crashed Redis resets the connection at once; a hung or unreachable
+                        # one is noticed after this timeout.
+                        "socket_timeout": RedisChannelLayer.brpop_timeout + 5,
+                        "socket_connect_timeout": 2,
+                    }
+                ],
                 # The default (100) silently drops group sends to busy watchers.
                 "capacity": 1500,
                 "expiry": 30,
+                # Every socket re-adds its groups on each periodic check (ZYN_LIVE_TICK_SECONDS), so this
+                # never drops a live socket; it only bounds how long a crashed process's memberships stay.
                 "group_expiry": 86400,
             },
         }
     }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = redis_channel_layer(REDIS_URL)
 else:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1500}}
