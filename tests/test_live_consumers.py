@@ -365,6 +365,30 @@ async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
     await communicator.disconnect()
 
 
+@pytest.mark.redis
+async def test_a_socket_outlives_the_layers_group_expiry(session, editor_cookie, monkeypatch, settings):
+    """channels-redis drops members added longer than group_expiry ago (86400 s in settings) on the next
+    group_send: each periodic check re-adds them, so a socket connected for days keeps its events."""
+    from channels.layers import channel_layers
+
+    from zyn_site.settings import redis_channel_layer
+
+    config = redis_channel_layer(settings.REDIS_URL)
+    config["default"]["CONFIG"]["group_expiry"] = 1
+    settings.CHANNEL_LAYERS = config
+    channel_layers.backends.clear()
+    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    try:
+        communicator = await open_detail(session, editor_cookie)
+        await asyncio.sleep(2.5)  # connected for more than twice the group expiry
+        await db(session.append)("user", "after the expiry")
+        frame = await frames_until(communicator, "delta")  # not "stale": the event was delivered
+        assert (frame.base, frame.version) == (2, 3)
+        await communicator.disconnect()
+    finally:
+        channel_layers.backends.clear()
+
+
 async def test_list_feed_pushes_new_and_changed_rows(session, editor_cookie):
     communicator = await connect("/ws/sessions/", editor_cookie)
     await communicator.send_json_to({"type": "hello", "sessions": {str(session.id): 1}})
