@@ -7,8 +7,10 @@ How to run (from the repository root; PostgreSQL and Redis reachable):
 
 Per watcher count it prints commit→receive latency p50/p99 (ms), versions missing before resync (a
 delta did not arrive and the watcher asked for a snapshot), versions missing after resync (must be 0),
-daphne's peak RSS (MB) and CPU (% of one core while writing). ``--compare`` also runs each count with
-the per-process render cache off (ZYN_LIVE_SHARED_RENDER=0: one render per watcher), for the ratio.
+daphne's peak RSS (MB) and CPU (% of one core while writing), and the sockets the server closed
+while watched (count and close codes; 1011 = a consumer crashed; expected: none). ``--compare``
+also runs each count with the per-process render cache off (ZYN_LIVE_SHARED_RENDER=0: one render
+per watcher), for the ratio.
 
 The writer is this process (a program writing through SessionService, publishing after commit through
 Redis); the watchers are websocket clients in this process that follow live.js's protocol
@@ -27,6 +29,7 @@ import statistics
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +144,9 @@ async def run_level(watchers_n: int, rate: float, duration: float, cookie: str, 
     not_received = sum(1 for w in watchers for v in range(start_version + 1, final + 1) if v not in w.seen)
     missing_after = sum(0 if w.covered(start_version + 1, final) else 1 for w in watchers)
     behind = sum(1 for w in watchers if w.version < final)
+    closes: Counter[int] = Counter()
+    for w in watchers:
+        closes.update(w.closes)
     await asyncio.to_thread(lambda: _delete_session(session))
     return {
         "watchers": watchers_n,
@@ -155,7 +161,20 @@ async def run_level(watchers_n: int, rate: float, duration: float, cookie: str, 
         "rss": peak_rss,
         "cpu": 100 * (cpu1 - cpu0) / (wall1 - wall0),
         "order_violations": sum(w.order_violations for w in watchers),
+        "closes": closes,
+        "refused": sum(w.refused for w in watchers),
     }
+
+
+def closes_text(result: dict) -> str:
+    """Unexpected closes while watched, e.g. "3 (1011 ×3)", plus refused reconnects; "0" when none."""
+    total = sum(result["closes"].values())
+    text = str(total)
+    if total:
+        text += " (" + ", ".join(f"{code} ×{n}" for code, n in sorted(result["closes"].items())) + ")"
+    if result["refused"]:
+        text += f", {result['refused']} reconnects refused"
+    return text
 
 
 def _new_session(n: int) -> SessionService:
@@ -207,7 +226,8 @@ def main() -> None:
                     f"{label:<18} {n:>4} watchers: p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  "
                     f"max {result['max']:7.1f} ms  missing before resync {result['missing_before']:>4}  "
                     f"after {result['missing_after']}  RSS {result['rss']:5.1f} MB  "
-                    f"CPU {result['cpu']:5.1f} %  load {os.getloadavg()[0]:.1f}",
+                    f"CPU {result['cpu']:5.1f} %  closes {closes_text(result)}  "
+                    f"load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     finally:
@@ -218,14 +238,14 @@ def main() -> None:
     print()
     print(
         "| mode | watchers | writes | deliveries | p50 ms | p99 ms | max ms | missing before resync "
-        "| missing after resync | daphne RSS MB | daphne CPU % |"
+        "| missing after resync | daphne RSS MB | daphne CPU % | unexpected closes |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['mode']} | {r['watchers']} | {r['writes']} | {r['deliveries']} | {r['p50']:.1f} | "
             f"{r['p99']:.1f} | {r['max']:.1f} | {r['missing_before']} | {r['missing_after']} | "
-            f"{r['rss']:.0f} | {r['cpu']:.0f} |"
+            f"{r['rss']:.0f} | {r['cpu']:.0f} | {closes_text(r)} |"
         )
     if args.compare:
         for n in args.watchers:
@@ -238,9 +258,10 @@ def main() -> None:
     at_200 = [r for r in rows if r["mode"] == "shared render" and r["watchers"] == 200]
     if at_200:
         r = at_200[0]
-        ok = r["p99"] <= 100 and r["missing_after"] == 0 and r["rss"] <= 250
+        ok = r["p99"] <= 100 and r["missing_after"] == 0 and r["rss"] <= 250 and not r["closes"]
         print(
-            f"target at 200 watchers (p99 ≤ 100 ms, nothing missing after resync, RSS ≤ 250 MB): "
+            f"target at 200 watchers (p99 ≤ 100 ms, nothing missing after resync, RSS ≤ 250 MB, "
+            f"no unexpected closes): "
             f"{'met' if ok else 'NOT met'}"
         )
 

@@ -26,6 +26,7 @@ class SoakResult:
     closes: Counter[int] = field(default_factory=Counter)  # close code → count, while held
     refused: int = 0  # reconnection attempts refused at the handshake
     missing: list[str] = field(default_factory=list)  # watchers that did not reach or cover a version
+    missing_versions: int = 0  # versions a watcher neither received nor covered, summed over watchers
     deltas: int = 0  # versions received as pushes (the rest were covered by snapshots)
     resyncs: int = 0
 
@@ -34,7 +35,8 @@ class SoakResult:
         return (
             f"{self.watchers} watchers on {self.processes} processes, {self.writes} writes, "
             f"{self.seconds:.0f} s: closes {closes}; refused reconnects {self.refused}; "
-            f"watchers missing a version {len(self.missing)}; versions pushed {self.deltas}, "
+            f"watchers missing a version {len(self.missing)} ({self.missing_versions} versions); "
+            f"versions pushed {self.deltas}, "
             f"resyncs {self.resyncs}"
         )
 
@@ -137,6 +139,8 @@ class LiveSoak:
             closes=closes,
             refused=sum(w.refused for w in watchers),
             missing=self._behind(),
+            missing_versions=sum(w.uncovered(self.start[s] + 1, self.current[s]) for s, w in self.detail)
+            + sum(self.current[s] - w.versions.get(s, 0) for w in self.lists for s in self.current),
             deltas=sum(len(w.seen) for _, w in self.detail),
             resyncs=sum(len(w.resynced) for _, w in self.detail),
         )

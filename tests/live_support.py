@@ -160,10 +160,14 @@ class Watcher:
 
     def covered(self, first: int, final: int) -> bool:
         """Every version first..final was either received in order or jumped over by a snapshot."""
+        return self.uncovered(first, final) == 0
+
+    def uncovered(self, first: int, final: int) -> int:
+        """How many of the versions first..final were neither received nor jumped over by a snapshot."""
         jumped = set()
         for start, stop in self.resynced:
             jumped.update(range(start + 1, stop + 1))
-        return all(v in self.seen or v in jumped for v in range(first, final + 1))
+        return sum(1 for v in range(first, final + 1) if v not in self.seen and v not in jumped)
 
     def stop(self) -> None:
         self._stop = True
