@@ -50,6 +50,8 @@ def _fresh_level(user_id: int) -> str | None:
 class NoRouteConsumer(AsyncWebsocketConsumer):
     """A websocket path that is no feed: refused at the handshake (HTTP 403), like every other refusal."""
 
+    channel_layer_alias = None  # no channel (and no Redis read) for a socket that is only refused
+
     async def connect(self) -> None:
         await self.close()
 

@@ -128,6 +128,7 @@ async def test_a_path_that_is_no_route_is_refused_at_the_handshake(editor_cookie
     connected, code = await communicator.connect()  # raised "No route found" (daphne: HTTP 500) before
     assert not connected and code == 1000, f"{path}: {connected}, {code}"
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    await communicator.disconnect()
 
 
 async def test_hello_at_an_old_version_gets_a_snapshot(session, editor_cookie):
