@@ -430,8 +430,9 @@ def test_if_match_and_field_must_agree(write_key, header, field, stale):
     )
     err = assert_error(r, 409, "version_conflict")
     assert err["details"] == {"expected_version": stale, "current_version": 1}
+    version = header.strip('"')
     assert err["message"] == (
-        f"If-Match (v{header.strip(chr(34))}) and expected_version (v{field}) disagree and the session is at v1: "
+        f"If-Match (v{version}) and expected_version (v{field}) disagree and the session is at v1: "
         "send one of them"
     )
     assert snapshot(s) == before

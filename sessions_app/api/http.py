@@ -6,6 +6,7 @@ domain errors (SessionError) are mapped here once, from their own ``code`` and `
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -64,6 +65,17 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _json_number(text: str) -> int | float:
+    """JSON has one number type and JSON Schema's "integer" includes 1.0 and 1e3: an integral value is
+    that integer. Checked on the exact decimal, so 1.0000000000000000001 stays a fraction."""
+    value = float(text)
+    if value.is_integer() and abs(value) < 1e30:
+        exact = decimal.Decimal(text)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
 def read_body(request: HttpRequest, accept: tuple[str, ...] = JSON_CONTENT_TYPES) -> bytes:
     """The raw request body; 413 past ZYN_API_MAX_BODY_BYTES (checked before reading), 415 for other types."""
     limit = int(settings.ZYN_API_MAX_BODY_BYTES)
@@ -99,7 +111,7 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
     except json.JSONDecodeError as exc:
         raise ApiError(
             400, "invalid_json", f"the body is not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno
