@@ -330,7 +330,7 @@ BAD_REQUESTS = {
     "integer with 5000 digits": ("remove", '{"index": ' + HUGE + "}", 400, "invalid_json"),
     "integer past 64 bits": ("remove", '{"index": ' + str(2**70) + "}", 400, "invalid_argument"),
     "bool as index": ("remove", {"index": True}, 400, "invalid_argument"),
-    "float as index": ("remove", {"index": 1.0}, 400, "invalid_argument"),
+    "fraction as index": ("remove", {"index": 1.5}, 400, "invalid_argument"),
     "string as index": ("remove", {"index": "0"}, 400, "invalid_argument"),
     "negative index": ("remove", {"index": -1}, 400, "index_out_of_range"),
     "index past the end": ("remove", {"index": 9}, 409, "index_out_of_range"),
