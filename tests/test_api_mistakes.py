@@ -296,6 +296,19 @@ def test_the_dashboard_words_a_future_version_the_same_way(editor):
     assert "This session changed (v0 → v1) since you loaded it" in stale.content.decode()
 
 
+def test_history_restore_words_a_future_version_without_saying_it_changed(editor):
+    from tests.test_history_views import url as history_url
+
+    s = make_session("a")
+    s.append("user", "b")  # at v2
+    before = snapshot(s)
+    response = editor.post(history_url("restore", s, 1), {"expected_version": 9})
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "This session has no version v9 yet: it is at v2" in page and "This session changed" not in page
+    assert snapshot(s) == before
+
+
 # ---------------------------------------------------------------- export and import
 
 
