@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_app import history, models
-from sessions_app.exceptions import InvalidArgument, SessionError
-from sessions_app.services import SessionService, user_actor
+from sessions_app.exceptions import InvalidArgument, SessionError, VersionConflict
+from sessions_app.services import SessionService, describe, user_actor
 
 EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
@@ -34,7 +34,9 @@ def _session(session_id: uuid.UUID) -> models.Session:
 
 
 def _error(request: HttpRequest, session: models.Session, exc: SessionError) -> HttpResponse:
-    context = {"session": session, "error": exc.message, "status": exc.http_status}
+    # "changed" only when someone else wrote since: a version from the future is the caller's mistake.
+    changed = isinstance(exc, VersionConflict) and exc.expected < exc.current
+    context = {"session": session, "error": exc.message, "changed": changed}
     return render(request, "sessions_app/history_error.html", context, status=exc.http_status)
 
 
@@ -50,7 +52,7 @@ def _int_param(value: str | None, name: str) -> int:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise InvalidArgument(f"{name} must be a whole number (got {value!r})", field=name) from None
+        raise InvalidArgument(f"{name} must be a whole number (got {describe(value)})", field=name) from None
 
 
 @login_required

@@ -105,42 +105,109 @@ class Event:
 # ---------------------------------------------------------------- argument checks (no database)
 
 
-def _short_repr(value: object, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def describe(value: object, limit: int = 40) -> str:
+    """A value as a person reading a JSON error sees it: text quoted, other values by their JSON type."""
+    if isinstance(value, str):
+        # Quoted as JSON (a NUL shows as \u0000); a lone surrogate shows escaped, so the message is printable.
+        text = json.dumps(value[:limit], ensure_ascii=False).encode("utf-8", "backslashreplace").decode()
+        return text if len(value) <= limit else text[:-1] + '…"'
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        # NaN and ±Infinity print by their JavaScript names; integers too long to print are not printed.
+        text = json.dumps(value) if not isinstance(value, int) or abs(value) < 10**limit else "a huge number"
+        return text if len(text) <= limit else "a long number"
+    return {type(None): "null", list: "an array", tuple: "an array", dict: "an object"}.get(
+        type(value), "an object" if isinstance(value, Mapping) else f"a {type(value).__name__}"
+    )
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name} must be an integer (got {_short_repr(value)})", field=name)
+        raise InvalidArgument(f"{name} must be an integer (got {describe(value)})", field=name)
     if minimum is not None and value < minimum:
         raise InvalidArgument(f"{name} must be at least {minimum} (got {value})", field=name)
     if abs(value) > MAX_BIGINT:
-        raise InvalidArgument(f"{name} is too large (got {value})", field=name)
+        raise InvalidArgument(f"{name} is too large: at most {MAX_BIGINT}", field=name)
     return value
 
 
 def check_role(role: object) -> str:
     if isinstance(role, str) and role in ROLES:
         return str(role)
-    raise InvalidArgument(
-        f"role must be one of user, assistant, system (got {_short_repr(role)})", field="role"
-    )
+    raise InvalidArgument(f"role must be one of user, assistant, system (got {describe(role)})", field="role")
+
+
+def check_text(value: object, name: str) -> str:
+    """Text every database stores as given: no NUL (PostgreSQL text cannot hold it), no lone surrogates."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} must be text (got {describe(value)})", field=name)
+    if "\x00" in value:
+        raise InvalidArgument(f"{name} must not contain NUL characters (\\x00)", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{name} is not valid Unicode text (unpaired surrogate)", field=name) from None
+    return value
 
 
 def check_content(content: object, name: str = "content") -> str:
-    if not isinstance(content, str):
-        raise InvalidArgument(f"{name} must be text (got {type(content).__name__})", field=name)
-    if "\x00" in content:
-        raise InvalidArgument(f"{name} must not contain NUL characters (\\x00)", field=name)
-    try:
-        size = len(content.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidArgument(f"{name} is not valid Unicode text (unpaired surrogate)", field=name) from None
+    check_text(content, name)
+    size = len(content.encode("utf-8"))
     limit = settings.ZYN_MAX_CONTENT_BYTES
     if size > limit:
         raise InvalidArgument(f"{name} is {size} bytes; the limit is {limit} bytes", field=name)
     return content
+
+
+MAX_NAME_LENGTH = 200
+MAX_METADATA_DEPTH = 32
+
+
+def check_name(name: object) -> str:
+    """A session's name: text of at most MAX_NAME_LENGTH characters (Session.name's max_length)."""
+    check_text(name, "name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}", field="name")
+    return name
+
+
+def check_metadata(metadata: object) -> dict[str, Any]:
+    """A JSON object every database stores and every reader parses back as it was given: text as in
+    check_text, numbers within ±MAX_BIGINT (no NaN/Infinity, no integers too long to print), at most
+    MAX_METADATA_DEPTH levels deep."""
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgument(f"metadata must be a JSON object (got {describe(metadata)})", field="metadata")
+
+    def walk(value: object, path: str, depth: int) -> None:
+        if depth > MAX_METADATA_DEPTH:
+            raise InvalidArgument(
+                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", field="metadata"
+            )
+        if isinstance(value, str):
+            check_text(value, path)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidArgument(f"{path} keys must be text", field="metadata")
+                check_text(key, f"{path} key")
+                walk(item, f"{path}.{key[:40]}", depth + 1)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]", depth + 1)
+        elif isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int | float):
+            # NaN fails both comparisons; ±Infinity and huge numbers fail one.
+            if not -MAX_BIGINT <= value <= MAX_BIGINT:
+                raise InvalidArgument(
+                    f"{path} must be a number between -{MAX_BIGINT} and {MAX_BIGINT}", field="metadata"
+                )
+        else:
+            raise InvalidArgument(f"{path} is not a JSON value (got {describe(value)})", field="metadata")
+
+    walk(metadata, "metadata", 0)
+    return dict(metadata)
 
 
 def check_message(message: object) -> Message:
@@ -153,7 +220,7 @@ def check_message(message: object) -> Message:
         role, content = message["role"], message["content"]
     else:
         raise InvalidArgument(
-            f"a message must be a Message or {{role, content}} (got {type(message).__name__})",
+            f"a message must be a Message or {{role, content}} (got {describe(message)})",
             field="message",
         )
     return Message(role=check_role(role), content=check_content(content))
@@ -485,20 +552,9 @@ class SessionService:
         cls, name: str = "", metadata: Mapping[str, Any] | None = None, *, session_id: uuid.UUID | None = None
     ) -> SessionService:
         """A new empty session; ``session_id`` keeps a known id (import of an export)."""
-        if not isinstance(name, str) or len(name) > 200 or "\x00" in name:
-            raise InvalidArgument("name must be text of at most 200 characters", field="name")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise InvalidArgument("metadata must be an object", field="metadata")
-        try:
-            json.dumps(metadata or {}, allow_nan=False)
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                "metadata must be JSON (text, numbers, lists, objects)", field="metadata"
-            ) from None
+        name, metadata = check_name(name), check_metadata({} if metadata is None else metadata)
         with transaction.atomic():
-            row = models.Session.objects.create(
-                id=session_id or uuid.uuid4(), name=name, metadata=dict(metadata or {})
-            )
+            row = models.Session.objects.create(id=session_id or uuid.uuid4(), name=name, metadata=metadata)
             send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
         return cls(row.pk)
 
@@ -866,4 +922,4 @@ def _parse_id(session_id: uuid.UUID | str) -> uuid.UUID:
     try:
         return uuid.UUID(str(session_id))
     except (ValueError, TypeError, AttributeError):
-        raise SessionNotFound(f"no session with id {_short_repr(session_id)}", id=str(session_id)) from None
+        raise SessionNotFound(f"no session with id {describe(session_id)}", id=str(session_id)) from None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,16 @@ from django.db import transaction
 
 from sessions_app import models
 from sessions_app.exceptions import InvalidArgument, SessionError
-from sessions_app.services import Message, SessionService, TokenUsage, check_message, check_usage
+from sessions_app.services import (
+    Message,
+    SessionService,
+    TokenUsage,
+    check_message,
+    check_metadata,
+    check_name,
+    check_usage,
+    describe,
+)
 
 FORMATS = ("json", "jsonl", "openai")
 CONTENT_TYPES = {
@@ -34,61 +43,8 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = {"json": "json", "jsonl": "jsonl", "openai": "jsonl"}
 IMPORT_ACTOR = "import"
-MAX_METADATA_DEPTH = 32
-MAX_NAME_LENGTH = 200
 
 Progress = Callable[[int], object]
-
-
-# ---------------------------------------------------------------- field checks shared with the API
-
-
-def _check_text(value: str, where: str) -> None:
-    if "\x00" in value:
-        raise InvalidArgument(f"{where} must not contain NUL characters (\\x00)", field=where)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgument(
-            f"{where} is not valid Unicode text (unpaired surrogate)", field=where
-        ) from None
-
-
-def check_name(name: object) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgument(f"name must be text of at most {MAX_NAME_LENGTH} characters", field="name")
-    _check_text(name, "name")
-    return name
-
-
-def check_metadata(metadata: object) -> dict[str, Any]:
-    """A JSON object every database can store: no NUL (PostgreSQL jsonb refuses it), no lone surrogates."""
-    if not isinstance(metadata, Mapping):
-        raise InvalidArgument("metadata must be a JSON object", field="metadata")
-
-    def walk(value: object, path: str, depth: int) -> None:
-        if depth > MAX_METADATA_DEPTH:
-            raise InvalidArgument(
-                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", field="metadata"
-            )
-        if isinstance(value, str):
-            _check_text(value, path)
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise InvalidArgument(f"{path} keys must be text", field="metadata")
-                _check_text(key, f"{path} key")
-                walk(item, f"{path}.{key[:40]}", depth + 1)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, f"{path}[{i}]", depth + 1)
-        elif isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-            raise InvalidArgument(f"{path} must be a finite number", field="metadata")
-        elif not isinstance(value, int | float | bool | type(None)):
-            raise InvalidArgument(f"{path} is not a JSON value", field="metadata")
-
-    walk(metadata, "metadata", 0)
-    return dict(metadata)
 
 
 # ---------------------------------------------------------------- records
@@ -126,7 +82,7 @@ class ImportFailed(SessionError):
 def check_format(fmt: object) -> str:
     if fmt not in FORMATS:
         raise InvalidArgument(
-            f"format must be one of {', '.join(FORMATS)} (got {str(fmt)[:20]!r})", field="format"
+            f"format must be one of {', '.join(FORMATS)} (got {describe(fmt, 20)})", field="format"
         )
     return str(fmt)
 
@@ -152,11 +108,12 @@ def _record(obj: object, line: int, fmt: str) -> Record:
     session_id = None
     if obj.get("id") is not None:
         try:
-            session_id = uuid.UUID(str(obj["id"])) if isinstance(obj["id"], str) else None
+            session_id = uuid.UUID(obj["id"]) if isinstance(obj["id"], str) else None
         except ValueError:
             session_id = None
-        if session_id is None:
-            raise InvalidArgument(f"id must be a UUID (got {str(obj['id'])[:40]!r})")
+        # Only the form an export writes (uuid.UUID also reads braces, "urn:uuid:" and bare hex).
+        if session_id is None or str(session_id) != obj["id"].lower():
+            raise InvalidArgument(f"id must be a UUID such as {uuid.UUID(int=0)} (got {describe(obj['id'])})")
     usage = None if obj.get("usage") is None else check_usage(obj["usage"])
     return Record(
         line=line,
@@ -186,7 +143,7 @@ def _documents(lines: Iterable[str], fmt: str) -> Iterator[tuple[int, object]]:
     if fmt == "json":
         text = "".join(lines)
         doc = _parse_json(text, 1)
-        sessions = doc.get("sessions") if isinstance(doc, dict) else doc
+        sessions = doc.get("sessions") if isinstance(doc, dict) and set(doc) == {"sessions"} else doc
         if not isinstance(sessions, list):
             raise ImportFailed(1, 'a JSON import is {"sessions": [...]} or an array of sessions')
         for i, obj in enumerate(sessions):
@@ -203,6 +160,12 @@ def parse(
 ) -> tuple[list[Record], list[tuple[int, str]]]:
     """Validate every record; returns (records, skipped). Raises ImportFailed on the first bad one."""
     check_format(fmt)
+    if skip_invalid and fmt == "json":
+        # A json document is written whole by an export: a bad record in it means a bad document.
+        raise InvalidArgument(
+            "skip_invalid is for the line formats (jsonl, openai): a json document is imported whole",
+            field="skip_invalid",
+        )
     records: list[Record] = []
     skipped: list[tuple[int, str]] = []
     seen: dict[uuid.UUID, int] = {}
@@ -213,7 +176,7 @@ def parse(
         except StopIteration:
             break
         except ImportFailed as exc:
-            if not skip_invalid or fmt == "json":
+            if not skip_invalid:
                 raise
             skipped.append((exc.line, exc.reason))
             continue

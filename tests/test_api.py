@@ -330,10 +330,10 @@ BAD_REQUESTS = {
     "integer with 5000 digits": ("remove", '{"index": ' + HUGE + "}", 400, "invalid_json"),
     "integer past 64 bits": ("remove", '{"index": ' + str(2**70) + "}", 400, "invalid_argument"),
     "bool as index": ("remove", {"index": True}, 400, "invalid_argument"),
-    "float as index": ("remove", {"index": 1.0}, 400, "invalid_argument"),
+    "fraction as index": ("remove", {"index": 1.5}, 400, "invalid_argument"),
     "string as index": ("remove", {"index": "0"}, 400, "invalid_argument"),
     "negative index": ("remove", {"index": -1}, 400, "index_out_of_range"),
-    "index past the end": ("remove", {"index": 9}, 400, "index_out_of_range"),
+    "index past the end": ("remove", {"index": 9}, 409, "index_out_of_range"),
     "missing field": ("append", {"role": "user"}, 400, "invalid_body"),
     "unknown field": ("append", {"role": "user", "content": "x", "colour": "red"}, 400, "invalid_body"),
     "unknown role": ("append", {"role": "robot", "content": "x"}, 400, "invalid_argument"),
@@ -419,10 +419,23 @@ def test_bad_if_match_is_400(write_key, if_match):
     assert s.len() == 1
 
 
-def test_if_match_and_field_must_agree(write_key):
-    s = make_session("a")
-    r = call("POST", f"/sessions/{s.id}/clear", {"expected_version": 0}, key=write_key, HTTP_IF_MATCH='"1"')
-    assert_error(r, 400, "invalid_argument")
+@pytest.mark.parametrize("header,field,stale", [('"1"', 0, 0), ('"0"', 1, 0), ('"7"', 9, 7)])
+def test_if_match_and_field_must_agree(write_key, header, field, stale):
+    """Two preconditions naming different versions cannot both hold: a version conflict (409) that
+    names the one the session is not at, and nothing is written."""
+    s = make_session("a")  # at v1
+    before = snapshot(s)
+    r = call(
+        "POST", f"/sessions/{s.id}/clear", {"expected_version": field}, key=write_key, HTTP_IF_MATCH=header
+    )
+    err = assert_error(r, 409, "version_conflict")
+    assert err["details"] == {"expected_version": stale, "current_version": 1}
+    version = header.strip('"')
+    assert err["message"] == (
+        f"If-Match (v{version}) and expected_version (v{field}) disagree and the session is at v1: "
+        "send one of them"
+    )
+    assert snapshot(s) == before
 
 
 @pytest.mark.parametrize(
@@ -474,11 +487,16 @@ def test_unknown_things_are_json_404(write_key, path):
     )
 
 
-@pytest.mark.parametrize("index", ["5", "-1", "x", "1.0", "9" * 40])
-def test_message_by_bad_index_is_400(read_key, index):
+@pytest.mark.parametrize(
+    "index,status",
+    [("5", 409), ("9223372036854775807", 409), ("-1", 400), ("x", 400), ("1.0", 400), ("9" * 40, 400)],
+)
+def test_message_by_bad_index_is_4xx(read_key, index, status):
+    """Past the end is a conflict with the session's length (409): the schema allows any index up to
+    2^63-1 and cannot know the length. Negative or not an integer: 400."""
     s = make_session("a")
     response = call("GET", f"/sessions/{s.id}/messages/{index}", key=read_key)
-    assert response.status_code == 400 and response.json()["error"] in {
+    assert response.status_code == status and response.json()["error"] in {
         "index_out_of_range",
         "invalid_argument",
     }

@@ -20,13 +20,18 @@ class SessionError(Exception):
 
 
 class IndexOutOfRange(SessionError, IndexError):
+    """Past the end: a conflict with the session's current length (409), like a stale version.
+    Negative: never valid, a bad request (400)."""
+
     code = "index_out_of_range"
-    http_status = 400
+    http_status = 409
 
     def __init__(self, index: int, length: int) -> None:
         super().__init__(f"index {index} out of bounds (len={length})", index=index, len=length)
         self.index = index
         self.length = length
+        if index < 0:
+            self.http_status = 400
 
 
 class InvalidArgument(SessionError, ValueError):
@@ -45,7 +50,10 @@ class VersionConflict(SessionError):
 
     def __init__(self, expected: int, current: int) -> None:
         super().__init__(
-            f"This session changed (v{expected} → v{current}) since you loaded it",
+            f"This session changed (v{expected} → v{current}) since you loaded it"
+            if expected < current
+            # A version from the future is a mistake, not a change made by someone else.
+            else f"This session has no version v{expected} yet: it is at v{current}",
             expected_version=expected,
             current_version=current,
         )

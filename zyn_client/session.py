@@ -228,7 +228,9 @@ class RemoteSession:
     # ------------------------------------------------------------ writes
 
     def _write(self, op: str, body: dict[str, Any], expected_version: int | None) -> int:
-        reply = self.connection.request("POST", f"{self._path}/{op}", _with_version(body, expected_version))
+        body = _with_version(body, expected_version)
+        _refuse_float_integers(body)
+        reply = self.connection.request("POST", f"{self._path}/{op}", body)
         return int(reply["version"])
 
     def append(self, role: str, content: str, *, expected_version: int | None = None) -> int:
@@ -275,6 +277,19 @@ class RemoteSession:
     ) -> int:
         body = {"prompt": prompt, "response": response, "usage": _usage_json(usage)}
         return self._write("record_exchange", body, expected_version)
+
+
+_INTEGER_FIELDS = ("index", "from_index", "to_index", "n", "keep_first", "keep_last", "expected_version")
+
+
+def _refuse_float_integers(body: Mapping[str, Any]) -> None:
+    """Refuse 1.0 where SessionService wants an int, as it does: JSON has one number type, so the
+    server reads 1.0 as 1 (JSON Schema's "integer" includes it) and cannot tell them apart."""
+    usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
+    fields = [*((k, body.get(k)) for k in _INTEGER_FIELDS), *((f"usage.{k}", v) for k, v in usage.items())]
+    for name, value in fields:
+        if isinstance(value, float):
+            raise InvalidArgument(f"{name} must be an integer (got {value!r})", field=name)
 
 
 def connect(base_url: str, api_key: str, **options: Any) -> Connection:

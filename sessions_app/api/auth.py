@@ -14,7 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from sessions_app import apikeys
 from sessions_app.api.http import ApiError
 from sessions_app.models import ApiKey
-from sessions_app.services import user_actor
+from sessions_app.services import describe, user_actor
 
 READ = "read"
 WRITE = "write"
@@ -49,7 +49,7 @@ def authenticate(request: HttpRequest, need: str) -> Caller:
         if key is None:
             raise ApiError(401, "unauthorized", "the API key is unknown or revoked", headers=_CHALLENGE)
         if need != READ and not key.can_write:
-            raise ApiError(403, "forbidden", f"the API key {key.name!r} is read-only", key=key.name)
+            raise ApiError(403, "forbidden", f"the API key {describe(key.name)} is read-only", key=key.name)
         decision = apikeys.check_rate(key)
         if not decision.allowed:
             raise ApiError(

@@ -6,6 +6,7 @@ domain errors (SessionError) are mapped here once, from their own ``code`` and `
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from sessions_app.exceptions import SessionError
+from sessions_app.services import MAX_BIGINT, SessionService, check_expected_version, describe
 
 JSON_CONTENT_TYPES = ("application/json",)
 _INT_TEXT = re.compile(r"-?[0-9]{1,20}")
@@ -63,6 +65,17 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _json_number(text: str) -> int | float:
+    """JSON has one number type and JSON Schema's "integer" includes 1.0 and 1e3: an integral value is
+    that integer. Checked on the exact decimal, so 1.0000000000000000001 stays a fraction."""
+    value = float(text)
+    if value.is_integer() and abs(value) < 1e30:
+        exact = decimal.Decimal(text)
+        if exact == exact.to_integral_value():
+            return int(exact)
+    return value
+
+
 def read_body(request: HttpRequest, accept: tuple[str, ...] = JSON_CONTENT_TYPES) -> bytes:
     """The raw request body; 413 past ZYN_API_MAX_BODY_BYTES (checked before reading), 415 for other types."""
     limit = int(settings.ZYN_API_MAX_BODY_BYTES)
@@ -98,7 +111,7 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
     except json.JSONDecodeError as exc:
         raise ApiError(
             400, "invalid_json", f"the body is not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno
@@ -107,20 +120,8 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
         # Integers past Python's digit limit, NaN/Infinity, or nesting too deep to parse.
         raise ApiError(400, "invalid_json", f"the body is not acceptable JSON: {str(exc)[:120]}") from None
     if not isinstance(value, dict):
-        raise ApiError(400, "invalid_body", f"the body must be a JSON object (got {_json_type(value)})")
+        raise ApiError(400, "invalid_body", f"the body must be a JSON object (got {describe(value)})")
     return value
-
-
-def _json_type(value: object) -> str:
-    return {
-        dict: "object",
-        list: "array",
-        str: "string",
-        bool: "boolean",
-        int: "integer",
-        float: "number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
 
 
 def check_fields(body: Mapping[str, Any], required: Iterable[str], optional: Iterable[str] = ()) -> None:
@@ -139,7 +140,9 @@ def check_fields(body: Mapping[str, Any], required: Iterable[str], optional: Ite
 def parse_int_text(text: str, name: str) -> int:
     """An integer from a URL segment or query string: digits with an optional minus, nothing else."""
     if not _INT_TEXT.fullmatch(text):
-        raise ApiError(400, "invalid_argument", f"{name} must be an integer (got {text[:30]!r})", field=name)
+        raise ApiError(
+            400, "invalid_argument", f"{name} must be an integer (got {describe(text, 30)})", field=name
+        )
     return int(text)
 
 
@@ -158,29 +161,46 @@ def query_int(request: HttpRequest, name: str, default: int, *, minimum: int, ma
     return value
 
 
-def expected_version_from(request: HttpRequest, body: Mapping[str, Any]) -> Any:
-    """The expected version from ``If-Match`` and/or the body field; both given must agree."""
+# If-Match: "*" (any version), or one version as an entity tag: "12", W/"12" or a bare 12.
+_IF_MATCH = re.compile(r'(?:W/)?"([0-9]+)"|([0-9]+)')
+
+
+def expected_version_from(request: HttpRequest, body: Mapping[str, Any], service: SessionService) -> Any:
+    """The expected version from ``If-Match`` and/or the body field ``expected_version``.
+
+    Both are preconditions on the session's version: when they name different versions, at most one
+    can hold, so the write is refused as a version conflict naming the one that does not.
+    """
     header = request.headers.get("If-Match")
     field = body.get("expected_version")
     if header is None or header.strip() == "*":
         return field
-    text = header.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit() or len(text) > 19:
+    match = _IF_MATCH.fullmatch(header.strip())
+    if match is None:
         raise ApiError(
             400,
             "invalid_argument",
-            f'If-Match must be a session version such as "12" (got {header[:30]!r})',
+            f'If-Match must be a session version such as "12" (got {describe(header, 30)})',
             field="If-Match",
         )
-    from_header = int(text)
-    if field is not None and field != from_header:
+    digits = (match.group(1) or match.group(2)).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BIGINT)) or int(digits) > MAX_BIGINT:
         raise ApiError(
             400,
             "invalid_argument",
-            f"If-Match ({from_header}) and expected_version ({field!r}) disagree",
-            field="expected_version",
+            f"If-Match is too large: versions go up to {MAX_BIGINT}",
+            field="If-Match",
         )
-    return from_header
+    from_header = int(digits)
+    if field is None or check_expected_version(field) == from_header:
+        return from_header
+    current = service.version()  # SessionNotFound (404) first, like any write
+    stale = from_header if from_header != current else field
+    raise ApiError(
+        409,
+        "version_conflict",
+        f"If-Match (v{from_header}) and expected_version (v{field}) disagree and the session is at "
+        f"v{current}: send one of them",
+        expected_version=stale,
+        current_version=current,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sessions_app import transfer
-from sessions_app.services import MAX_BIGINT
+from sessions_app.services import MAX_BIGINT, MAX_METADATA_DEPTH, MAX_NAME_LENGTH
 
 INT64 = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
 INDEX = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
@@ -36,6 +36,23 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "Role": {"type": "string", "enum": ["user", "assistant", "system"]},
+    # What services.check_metadata accepts (its depth limit is said in words: JSON Schema cannot count).
+    "Metadata": {
+        "type": "object",
+        "description": f"any JSON object, at most {MAX_METADATA_DEPTH} levels deep",
+        "propertyNames": TEXT,
+        "additionalProperties": ref("MetadataValue"),
+    },
+    "MetadataValue": {
+        "anyOf": [
+            TEXT,
+            {"type": "number", "minimum": -MAX_BIGINT, "maximum": MAX_BIGINT},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": ref("MetadataValue")},
+            ref("Metadata"),
+        ]
+    },
     "Message": {
         "type": "object",
         "required": ["role", "content"],
@@ -54,7 +71,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "name": {"type": "string"},
-            "metadata": {"type": "object"},
+            "metadata": ref("Metadata"),
             "version": INT64,
             "len": INT64,
             "usage": nullable(ref("Usage")),
@@ -76,8 +93,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "name": {**TEXT, "maxLength": 200},
-            "metadata": {"type": "object"},
+            "name": {**TEXT, "maxLength": MAX_NAME_LENGTH},
+            "metadata": {**nullable(ref("Metadata")), "description": "null or left out: {}"},
         },
     },
     "Version": {"type": "object", "required": ["version"], "properties": {"version": INT64}},
@@ -110,7 +127,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "name": {"type": "string"},
-            "metadata": {"type": "object"},
+            "metadata": ref("Metadata"),
             "messages": {"type": "array", "items": ref("Message")},
             "usage": nullable(ref("Usage")),
         },
@@ -119,6 +136,30 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["sessions"],
         "properties": {"sessions": {"type": "array", "items": ref("ExportedSession")}},
+    },
+    # What transfer.parse accepts in a json import: an export, or a session without the optional fields.
+    "ImportedSession": {
+        "type": "object",
+        "required": ["messages"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {**nullable({"type": "string", "format": "uuid"}), "description": "null: a new id"},
+            "name": {**TEXT, "maxLength": MAX_NAME_LENGTH},
+            "metadata": nullable(ref("Metadata")),
+            "messages": {"type": "array", "items": ref("Message")},
+            "usage": nullable(ref("Usage")),
+        },
+    },
+    "ImportDocument": {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["sessions"],
+                "additionalProperties": False,
+                "properties": {"sessions": {"type": "array", "items": ref("ImportedSession")}},
+            },
+            {"type": "array", "items": ref("ImportedSession")},
+        ]
     },
     "ImportResult": {
         "type": "object",
@@ -141,8 +182,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 EXPECTED_VERSION = {
-    **INT64,
-    "description": "write only if the session is at this version (or send If-Match); else 409",
+    **nullable(INT64),
+    "description": "write only if the session is at this version (or send If-Match); else 409. "
+    "null or left out: any version",
 }
 
 # op → (summary, properties of the body); required = every property except those listed optional.
@@ -209,7 +251,8 @@ IF_MATCH = {
     "in": "header",
     "required": False,
     "description": 'expected version, e.g. "12" (same as the body field expected_version)',
-    "schema": {"type": "string", "pattern": '^"?[0-9]{1,18}"?$'},
+    # Up to 18 digits: every such number is a version; 19 digits may pass 2^63-1 (refused as too large).
+    "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'},
 }
 FORMAT = {
     "name": "format",
@@ -226,15 +269,23 @@ def _ok(schema_name: str, description: str = "OK", status: str = "200") -> dict[
 
 
 def _read(
-    op_id: str, summary: str, schema_name: str, *, parameters: list[Any] | None = None
+    op_id: str,
+    summary: str,
+    schema_name: str,
+    *,
+    parameters: list[Any] | None = None,
+    conflict: str | None = None,
 ) -> dict[str, Any]:
+    responses = {**_ok(schema_name), **ERRORS}
+    if conflict:
+        responses["409"] = _error(conflict)
     return {
         "get": {
             "operationId": op_id,
             "summary": summary,
             "tags": ["read"],
             "parameters": [SESSION_ID, *(parameters or [])],
-            "responses": {**_ok(schema_name), **ERRORS},
+            "responses": responses,
         }
     }
 
@@ -258,7 +309,10 @@ def _write(op: str) -> dict[str, Any]:
             "responses": {
                 **_ok("Version", "The new version"),
                 **ERRORS,
-                "409": _error("expected_version is stale; details.current_version is the session's version"),
+                "409": _error(
+                    "expected_version or If-Match is not the session's version (details.current_version), "
+                    "or an index is past the end (details.len)"
+                ),
                 **BODY_ERRORS,
             },
         }
@@ -322,6 +376,7 @@ def openapi_document() -> dict[str, Any]:
             "The message at index",
             "Message",
             parameters=[{"name": "index", "in": "path", "required": True, "schema": INDEX}],
+            conflict="No message at index: it is past the end (details.len)",
         ),
         "/sessions/{session_id}/len": _read("len", "Number of messages", "Len"),
         "/sessions/{session_id}/usage": _read("last_usage", "Last token usage (null if none)", "LastUsage"),
@@ -372,10 +427,16 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Import sessions; all are validated before anything is written",
                 "tags": ["transfer"],
                 "parameters": [
-                    FORMAT,
+                    {
+                        **FORMAT,
+                        "description": "json for an application/json body (the only format it may be); "
+                        "jsonl by default for the line formats",
+                    },
                     {
                         "name": "skip_invalid",
                         "in": "query",
+                        "description": "true: import the valid lines and list the invalid ones "
+                        "(jsonl and openai only: a json document is imported whole)",
                         "schema": {"type": "string", "enum": ["true", "false"]},
                     },
                 ],
@@ -383,7 +444,7 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "application/x-ndjson": {"schema": {"type": "string"}},
-                        "application/json": {"schema": ref("ExportDocument")},
+                        "application/json": {"schema": ref("ImportDocument")},
                     },
                 },
                 "responses": {**_ok("ImportResult", "Imported", "201"), **ERRORS, **BODY_ERRORS},

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from sessions_app import models, transfer
 from sessions_app.api.auth import CREATE, READ, WRITE, Caller, authenticate
 from sessions_app.api.http import (
+    JSON_CONTENT_TYPES,
     ApiError,
     check_fields,
     expected_version_from,
@@ -83,11 +85,26 @@ def endpoint(methods: dict[str, tuple[str, Handler]]) -> Callable[..., HttpRespo
         except (ApiError, SessionError) as exc:
             return response_for(exc)
 
+    view.methods = tuple(methods)  # type: ignore[attr-defined]  # read by not_found
     return view
 
 
+@csrf_exempt  # no view runs here: a POST gets the JSON 404 below, not the CSRF failure page
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
-    return response_for(ApiError(404, "not_found", f"no API endpoint at {request.path[:200]}"))
+    """Every /api/v1/ path no route matches; names the fix when a trailing slash is the only mistake."""
+    path = request.path
+    message = f"no API endpoint at {path[:200]}"
+    target = path.rstrip("/")
+    if target != path:
+        try:
+            methods = getattr(resolve(target).func, "methods", ())
+        except Resolver404:
+            methods = ()
+        if request.method in methods:
+            message = f"remove the trailing slash: {request.method} {target[:200]}"
+        elif methods:
+            message += f"; {target[:200]} (without the trailing slash) answers {', '.join(methods)}"
+    return response_for(ApiError(404, "not_found", message))
 
 
 # ---------------------------------------------------------------- sessions
@@ -109,9 +126,7 @@ def list_sessions(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 def create_session(request: HttpRequest, caller: Caller, body: dict[str, Any]) -> HttpResponse:
     check_fields(body, (), ("name", "metadata"))
-    name = body.get("name", "")
-    metadata = transfer.check_metadata(body.get("metadata", {}))
-    service = SessionService.new(name=name, metadata=metadata)
+    service = SessionService.new(name=body.get("name", ""), metadata=body.get("metadata"))
     row = service.row()
     response = _versioned(session_json(row), row.version, status=201)
     response["Location"] = f"{request.path.rstrip('/')}/{row.id}"
@@ -241,7 +256,7 @@ def write_view(op: str) -> Handler:
         # No existence query first: the write locks the row and raises SessionNotFound itself.
         service = SessionService(_session_uuid(session_id))
         check_fields(body, required, (*optional, "expected_version"))
-        expected = expected_version_from(request, body)
+        expected = expected_version_from(request, body, service)
         version = call(service, body, expected_version=expected, actor=caller.actor)
         return _versioned({"version": version}, version)
 
@@ -284,7 +299,12 @@ def _format_param(request: HttpRequest, default: str = "jsonl") -> str:
 def export_all(request: HttpRequest, caller: Caller) -> HttpResponse:
     fmt = _format_param(request)
     wanted = request.GET.getlist("session")
-    ids = [SessionService.get(s).id for s in wanted] if wanted else transfer.all_session_ids()
+    # Each session once, however often it is named: an import refuses an id that appears twice.
+    ids = (
+        list(dict.fromkeys(SessionService.get(s).id for s in wanted))
+        if wanted
+        else transfer.all_session_ids()
+    )
     return export_response(ids, fmt, "sessions")
 
 
@@ -295,7 +315,15 @@ def export_one(request: HttpRequest, caller: Caller, session_id: str) -> HttpRes
 
 
 def import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
-    fmt = _format_param(request)
+    # A JSON body is one document: the json format. jsonl and openai are one object per line.
+    document = (request.content_type or "").lower() in JSON_CONTENT_TYPES
+    fmt = _format_param(request, "json" if document else "jsonl")
+    if document and fmt != "json":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"a {fmt} import is one JSON object per line: send it as application/x-ndjson",
+        )
     skip_invalid = request.GET.get("skip_invalid", "false")
     if skip_invalid not in ("true", "false"):
         raise ApiError(400, "invalid_argument", "skip_invalid must be true or false", field="skip_invalid")
