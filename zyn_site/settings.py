@@ -96,10 +96,17 @@ if DATABASE_URL:
         # thread, so persistent per-thread connections (CONN_MAX_AGE) pile up to one per thread.
         # A psycopg pool hands connections back at the end of each request/call instead.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # While the server is unreachable every request waits for the pool's timeout and then answers 503
+        # (sessions_app/server_errors.py): keep that wait short. The pool connects in the background, each
+        # attempt bounded by connect_timeout (else a host that drops packets holds one for minutes), and
+        # gives up a series of attempts after reconnect_timeout, so the next request starts a fresh one
+        # instead of waiting for a back-off that has grown long: the site is back seconds after the server.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": int(os.environ.get("DJANGO_DB_POOL_MIN", "2")),
             "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX", "20")),
-            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "3")),
+            "reconnect_timeout": 10,
         }
         if ZYN_DB_PREPARE:
             # Only psycopg's server-binding cursors prepare: Django's ORM keeps its client-binding
