@@ -205,19 +205,8 @@ LOGGING = {
 }
 
 # ---------------------------------------------------------------- JSON API (issue 6)
-# The cache holds the per-API-key rate-limit counters. Local memory is per process: with several daphne
-# processes and no REDIS_URL each one counts separately (N processes allow N x the limit).
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "zyn",
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zyn"}}
-# Requests per API key per window (seconds); 0 disables rate limiting.
+# Requests per API key in any window of this many seconds (sliding; sessions_app/ratelimit.py), shared
+# through REDIS_URL when set, else counted per process; 0 disables rate limiting.
 ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
 ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
 # Largest JSON request body (bytes); larger → 413 before the body is read.
