@@ -252,7 +252,12 @@ def _cookie(name: str, value: str, domain: str | None) -> http.cookiejar.Cookie:
     )
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's layout: the newest installed PostgreSQL (15 on this machine).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 
 
 class PostgresCluster:

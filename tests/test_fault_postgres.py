@@ -18,7 +18,8 @@ from tests.live_servers import ROOT, VENV_BIN, Daphne, PostgresCluster, http_cal
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(
-        not PostgresCluster.available(), reason="needs PostgreSQL 15's binaries in /usr/lib/postgresql/15/bin"
+        not PostgresCluster.available(),
+        reason="needs PostgreSQL's binaries (initdb, pg_ctl) in /usr/lib/postgresql/<version>/bin",
     ),
 ]
 
