@@ -4,9 +4,9 @@ Key format: ``zyn_<prefix>_<secret>``. The prefix (public, unique) finds the row
 sha256(secret) is stored. The secret has 256 bits of entropy, so a fast hash is enough (no
 password stretching needed) and comparison uses ``hmac.compare_digest``.
 
-Rate limiting is a fixed window counter per key in the Django cache (settings.CACHES). With the
-local-memory cache (no REDIS_URL) each process counts on its own, so N daphne processes allow N times
-the limit; set REDIS_URL to share the counter between processes.
+Rate limiting: a sliding window per key, shared through Redis when REDIS_URL is set (see
+sessions_app/ratelimit.py); without Redis each process counts on its own, so N daphne processes allow N
+times the limit.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from sessions_app import ratelimit
 from sessions_app.exceptions import InvalidArgument
 from sessions_app.models import ApiKey
+from sessions_app.ratelimit import RateDecision
 
 KEY_PREFIX = "zyn"
 PREFIX_BYTES = 6  # 12 hex characters
@@ -110,32 +110,12 @@ def verify(raw: str) -> ApiKey | None:
     return row
 
 
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    limit: int
-    remaining: int
-    retry_after: int
-
-
 def check_rate(row: ApiKey, *, now: float | None = None) -> RateDecision:
-    """Count one request for ``row`` in the current window (settings.ZYN_API_RATE_LIMIT per
-    ZYN_API_RATE_WINDOW seconds; a limit of 0 disables limiting)."""
+    """Count one request of ``row`` if it may pass: ZYN_API_RATE_LIMIT per ZYN_API_RATE_WINDOW seconds,
+    sliding (sessions_app/ratelimit.py); a limit of 0 disables limiting. ``now``: seconds since the epoch."""
     limit = int(settings.ZYN_API_RATE_LIMIT)
-    window = max(1, int(settings.ZYN_API_RATE_WINDOW))
     if limit <= 0:
-        return RateDecision(True, 0, 0, 0)
-    now = time.time() if now is None else now
-    bucket = int(now // window)
-    cache_key = f"zyn:api-rate:{row.prefix}:{bucket}"
-    # add() is atomic (SET NX on Redis): the first request of a window creates the counter.
-    if cache.add(cache_key, 1, timeout=window + 1):
-        count = 1
-    else:
-        try:
-            count = cache.incr(cache_key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(cache_key, 1, timeout=window + 1)
-            count = 1
-    retry_after = max(1, int((bucket + 1) * window - now + 0.999))
-    return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
+        return RateDecision(True, 0, 0)
+    window = max(1, int(settings.ZYN_API_RATE_WINDOW))
+    limiter = ratelimit.for_url(settings.REDIS_URL)
+    return limiter.hit(row.prefix, limit, window, time.time() if now is None else now)

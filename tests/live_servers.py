@@ -18,8 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,28 @@ def _stop(proc: subprocess.Popen | None, *, sig: int = signal.SIGTERM) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Any  # email.message.Message: case-insensitive
+    body: str
+    seconds: float
+
+
+def http_call(
+    method: str, url: str, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> Answer:
+    """One HTTP request; an error status is an answer too (not an exception). Times the whole exchange."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, answer_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        status, answer_headers, raw = exc.code, exc.headers, exc.read()
+    return Answer(status, answer_headers, raw.decode(errors="replace"), time.perf_counter() - started)
 
 
 class Daphne:
@@ -226,3 +250,81 @@ def _cookie(name: str, value: str, domain: str | None) -> http.cookiejar.Cookie:
         None,
         {},
     )
+
+
+# Debian's layout: the newest installed PostgreSQL (15 on this machine).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
+
+
+class PostgresCluster:
+    """A private PostgreSQL cluster (initdb in a temp dir) on its own port, for fault tests that stop and
+    start the server; the shared one on 5432 is never touched. initdb refuses to run as root, so as root
+    the cluster belongs to the ``postgres`` user (``runuser``)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"zyn-pg-{port}-"))
+        self.data = self.dir / "data"
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+
+    @staticmethod
+    def available() -> bool:
+        return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as_owner, *args], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> PostgresCluster:
+        self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        return self
+
+    def start(self) -> PostgresCluster:
+        # A throwaway cluster: durability off, the socket in its own directory (not /var/run/postgresql).
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        return self.init().start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()

@@ -306,16 +306,17 @@ def test_rate_limit_per_key_is_429_with_retry_after(settings, write_key, read_ke
     assert call("GET", "/sessions", key=read_key).status_code == 200
 
 
-def test_rate_window_resets():
-
+def test_retry_after_is_the_wait_until_the_request_passes():
     key, _ = apikeys.create_key("windowed", "read")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("django.conf.settings.ZYN_API_RATE_LIMIT", 1, raising=False)
         mp.setattr("django.conf.settings.ZYN_API_RATE_WINDOW", 10, raising=False)
         assert apikeys.check_rate(key, now=1000.0).allowed
-        second = apikeys.check_rate(key, now=1005.0)
-        assert not second.allowed and second.retry_after == 5
-        assert apikeys.check_rate(key, now=1010.0).allowed
+        second = apikeys.check_rate(key, now=1004.5)
+        # The request at 1000.0 counts until 1010.0 included: whole seconds round up.
+        assert not second.allowed and second.retry_after == 6
+        assert not apikeys.check_rate(key, now=1004.5 + second.retry_after - 1).allowed
+        assert apikeys.check_rate(key, now=1004.5 + second.retry_after).allowed
 
 
 # ---------------------------------------------------------------- client mistakes → 4xx, nothing changes

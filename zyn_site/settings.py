@@ -96,10 +96,17 @@ if DATABASE_URL:
         # thread, so persistent per-thread connections (CONN_MAX_AGE) pile up to one per thread.
         # A psycopg pool hands connections back at the end of each request/call instead.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        # While the server is unreachable every request waits for the pool's timeout and then answers 503
+        # (sessions_app/server_errors.py): keep that wait short. The pool connects in the background, each
+        # attempt bounded by connect_timeout (else a host that drops packets holds one for minutes), and
+        # gives up a series of attempts after reconnect_timeout, so the next request starts a fresh one
+        # instead of waiting for a back-off that has grown long: the site is back seconds after the server.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": int(os.environ.get("DJANGO_DB_POOL_MIN", "2")),
             "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX", "20")),
-            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+            "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "3")),
+            "reconnect_timeout": 10,
         }
         if ZYN_DB_PREPARE:
             # Only psycopg's server-binding cursors prepare: Django's ORM keeps its client-binding
@@ -221,19 +228,8 @@ LOGGING = {
 }
 
 # ---------------------------------------------------------------- JSON API (issue 6)
-# The cache holds the per-API-key rate-limit counters. Local memory is per process: with several daphne
-# processes and no REDIS_URL each one counts separately (N processes allow N x the limit).
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "zyn",
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zyn"}}
-# Requests per API key per window (seconds); 0 disables rate limiting.
+# Requests per API key in any window of this many seconds (sliding; sessions_app/ratelimit.py), shared
+# through REDIS_URL when set, else counted per process; 0 disables rate limiting.
 ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
 ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
 # Largest JSON request body (bytes); larger → 413 before the body is read.

@@ -13,3 +13,6 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/history/", include("sessions_app.history_urls")),
     path("", include("sessions_app.urls")),
 ]
+
+# 503 while the database is unreachable, otherwise 500: JSON under /api/v1/, the site's page elsewhere.
+handler500 = "sessions_app.server_errors.server_error"
