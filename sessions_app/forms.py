@@ -177,8 +177,8 @@ def parse_messages_json(text: str) -> list[Message]:
 
 def _whole_number(literal: str) -> int:
     # int() refuses literals past Python's digit limit with a ValueError meant for programmers.
-    digits = len(literal.lstrip("-"))
-    if digits > sys.get_int_max_str_digits():
+    digits, limit = len(literal.lstrip("-")), sys.get_int_max_str_digits()
+    if limit and digits > limit:
         raise forms.ValidationError(
             f"The JSON holds a number with {digits:,} digits, too long to read; a message list holds text."
         )
