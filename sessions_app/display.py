@@ -50,36 +50,44 @@ def pretty_json(content: str) -> PrettyJson | None:
     return pretty
 
 
+# Line breaks with the indentation of each depth, shared by every line at that depth.
+_BREAKS = ["\n" + INDENT * depth for depth in range(MAX_JSON_DEPTH + 1)]
+_COMMAS = ["," + line for line in _BREAKS]
+
+
 def _indent(text: str) -> PrettyJson | None:
+    # The hot loop of a page showing large JSON: 160 KB takes ~26 ms with the check, as long as
+    # json.dumps(json.loads()) took.
     parts: list[str] = []
-    size = depth = top_commas = 0
+    append = parts.append
+    depth = top_commas = 0
     opened = False  # the previous token opened an object or array: an empty one stays "[]"
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token in ("}", "]"):
+    for token in _TOKEN.findall(text):
+        if token == "}" or token == "]":
             depth -= 1
-            piece = token if opened else "\n" + INDENT * depth + token
+            if depth < 0:
+                return None
+            if not opened:
+                append(_BREAKS[depth])
             opened = False
+            append(token)
+        elif token == ",":
+            top_commas += depth == 1
+            append(_COMMAS[depth])
+        elif token == ":":
+            append(": ")
         else:
-            piece = "\n" + INDENT * depth if opened else ""
-            opened = token in ("{", "[")
+            if opened:
+                append(_BREAKS[depth])
+            opened = token == "{" or token == "["
             if opened:
                 depth += 1
                 if depth > MAX_JSON_DEPTH:
                     return None
-                piece += token
-            elif token == ",":
-                top_commas += depth == 1
-                piece = ",\n" + INDENT * depth
-            elif token == ":":
-                piece = ": "
-            else:
-                piece += token
-        size += len(piece)
-        if size > MAX_PRETTY_CHARS:
-            return None
-        parts.append(piece)
-    empty = len(parts) == 1 or parts[1] in ("}", "]")
+            append(token)
+    if sum(map(len, parts)) > MAX_PRETTY_CHARS:
+        return None
+    empty = len(parts) < 2 or parts[1] in ("}", "]")
     kind = "object" if text[0] == "{" else "list"
     return PrettyJson("".join(parts), kind, 0 if empty else top_commas + 1)
 
