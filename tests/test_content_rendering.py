@@ -110,7 +110,8 @@ def admin_client() -> Client:
     return client
 
 
-@pytest.mark.django_db
+# transaction=True: the live renders read in a REPEATABLE READ transaction of their own on PostgreSQL.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", list(NASTY))
 def test_stored_content_renders_on_every_page_partial_frame_export_and_history_view(
     name, editor, viewer, admin_client
