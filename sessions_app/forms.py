@@ -8,6 +8,7 @@ message other than the one the operator clicked.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date
 from typing import Any
 
@@ -145,10 +146,15 @@ class SetMessagesForm(VersionedForm):
 def parse_messages_json(text: str) -> list[Message]:
     """Parse a pasted JSON list of {role, content}; errors name the line or item that is wrong."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_whole_number, parse_constant=_not_json_number)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(
             f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    except RecursionError:
+        # json.loads recurses once per [ or {: a paste nested past Python's stack is not a message list.
+        raise forms.ValidationError(
+            'The JSON is nested too deeply to read; paste a list of {"role", "content"} objects.'
         ) from None
     if not isinstance(data, list):
         raise forms.ValidationError(
@@ -167,6 +173,21 @@ def parse_messages_json(text: str) -> list[Message]:
         except InvalidArgument as exc:
             raise forms.ValidationError(f"Item {i}: {exc.message}.") from None
     return messages
+
+
+def _whole_number(literal: str) -> int:
+    # int() refuses literals past Python's digit limit with a ValueError meant for programmers.
+    digits, limit = len(literal.lstrip("-")), sys.get_int_max_str_digits()
+    if limit and digits > limit:
+        raise forms.ValidationError(
+            f"The JSON holds a number with {digits:,} digits, too long to read; a message list holds text."
+        )
+    return int(literal)
+
+
+def _not_json_number(name: str) -> None:
+    # Python's json accepts NaN, Infinity and -Infinity; JSON (RFC 8259) does not.
+    raise forms.ValidationError(f"Not valid JSON: {name} is not a JSON value (write it as text in quotes).")
 
 
 def _json_type(value: Any) -> str:

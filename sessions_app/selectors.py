@@ -21,6 +21,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from sessions_app import models
+from sessions_app.display import display_text, json_value_text
 from sessions_app.exceptions import SessionNotFound
 
 WINDOW_SIZE = 100  # messages per window on the detail page
@@ -123,15 +124,13 @@ class SessionRow:
 
 
 def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
+    """The first metadata pairs as short text, JSON-style (true, not True); never fails on a stored value."""
     if not isinstance(metadata, dict):
         return []
-    return [(str(k), _short(v)) for k, v in list(metadata.items())[:6]]
+    return [(display_text(str(k)), _short(json_value_text(v))) for k, v in list(metadata.items())[:6]]
 
 
-def _short(value: Any, limit: int = 40) -> str:
-    import json
-
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -245,8 +245,14 @@ def session_record(session_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
+# Line breaks to str.splitlines (and so to many JSON Lines readers) that json.dumps leaves raw when
+# ensure_ascii is off. They can only occur inside JSON strings, where the escape means the same.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON on one line, for every line splitter."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS)
 
 
 def export_lines(

@@ -170,7 +170,7 @@ async def test_set_usage_and_replace_are_deltas_of_what_they_change(session, edi
     await db(session.set_usage)(TokenUsage(1, 2, 3), expected_version=2)
     frame = await frames_until(communicator, "delta")
     assert frame.version == 3 and "message-" not in frame.html
-    assert 'id="usage-chart-caption"' in frame.html and "#usage-bars{--peak:" in frame.html
+    assert 'id="usage-chart-caption"' in frame.html and '<data id="usage-chart-scale" value="' in frame.html
     assert frame.html.count('<li style="--p:1;--c:2;--t:3"') == 1
     await db(session.replace)(1, Message("user", "Classify: <b>refund</b>"), expected_version=3)
     frame = await frames_until(communicator, "delta")

@@ -201,7 +201,12 @@ def test_bars_carry_their_numbers_and_an_escaped_title():
     evil = {**point, "version": '<b>"odd"</b> & co'}  # titles are escaped (numbers are ints)
     assert "v&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in selectors.bars_html([evil])
     page = render_to_string_partial("usage-chart", selectors.usage_chart_context(s.id))
-    assert page.count("<li ") == 1 and "#usage-bars{--peak:11}" in page and "peak 11 tokens" in page
+    assert (
+        page.count("<li ") == 1
+        and 'style="--peak:11"' in page
+        and 'id="usage-chart-scale" value="11"' in page
+        and "peak 11 tokens" in page
+    )
 
 
 def render_to_string_partial(name: str, context: dict) -> str:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,11 +57,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "sessions_app.content_security.ContentSecurityPolicyMiddleware",  # every page, errors included
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sessions_app.form_encoding.Utf8FormMiddleware",  # after auth and messages: its 400 page uses them
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -211,6 +214,29 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp; sessions_app/content_security.py adds the host's ws:// and wss://
+# to connect-src). Scripts and style sheets come from this site only, no inline <script> or <style>
+# (htmx's own indicator <style> is turned off in base.html's htmx-config). One exception: inline style
+# *attributes* (style-src-attr), because the usage chart draws each bar from its numbers as CSS variables
+# (selectors.bars_html: style="--p:…;--c:…;--t:…"), so a live delta appends bars without re-sending the
+# others. An attribute holds declarations only (no selectors, no @import), every value in one is a number
+# the server wrote, and content is always escaped, so no stored text can become a style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],  # data: for the SVG icons inside the admin's and Swagger UI's CSS
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Dashboard form posts: "replace all from pasted JSON" can carry thousands of messages, and one message
 # may be up to ZYN_MAX_CONTENT_BYTES; a larger post gets templates/400.html before any view runs.

@@ -6,20 +6,18 @@ templates print with autoescaping, so content is always text, never HTML.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django import template
 
+from sessions_app.display import pretty_json
+
 register = template.Library()
 
 FOLD_CHARS = 1500  # longer content is folded behind "show all"
 FOLD_LINES = 24
-# Content past this is never parsed as JSON on a list render: a huge document would cost more
-# than the page budget; it is still shown (folded) as text.
-JSON_PARSE_LIMIT = 200_000
 
 
 @dataclass(frozen=True)
@@ -48,27 +46,16 @@ def content_view(message: Any, full_index: int | None = None) -> ContentView:
     """How to show one message: JSON pretty-printed, long text folded unless it is the ``full_index`` row."""
     content = message.content or ""
     full = full_index is not None and full_index == message.position
-    text = content
-    stripped = text.strip()
-    kind, summary = "text", ""
-    if stripped[:1] in ("{", "[") and len(stripped) <= JSON_PARSE_LIMIT:
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            data = None
-        else:
-            if isinstance(data, dict | list):
-                kind = "json"
-                text = json.dumps(data, indent=2, ensure_ascii=False)
-                noun = "key" if isinstance(data, dict) else "item"
-                summary = (
-                    f"{'object' if isinstance(data, dict) else 'list'} · {len(data)} {noun}"
-                    f"{'' if len(data) == 1 else 's'}"
-                )
+    kind, text, summary = "text", content, ""
+    pretty = pretty_json(content)
+    if pretty is not None:
+        noun = "key" if pretty.kind == "object" else "item"
+        kind, text = "json", pretty.text
+        summary = f"{pretty.kind} · {pretty.items} {noun}{'' if pretty.items == 1 else 's'}"
     if full:
-        return ContentView(kind, text, False, 0, summary, len(content or ""))
+        return ContentView(kind, text, False, 0, summary, len(content))
     shown, folded, hidden = _fold(text)
-    return ContentView(kind, shown, folded, hidden, summary, len(content or ""))
+    return ContentView(kind, shown, folded, hidden, summary, len(content))
 
 
 @register.simple_tag

@@ -180,11 +180,15 @@
     var feed = e.target.closest("[data-live-feed]");
     if (feed) setState(feed, e.detail.event.code >= 4000 ? "closed" : "reconnecting");
   });
-  /* A delta appends the new usage bars (the CSS shows only the last data-max): drop older ones. */
+  /* A delta appends the new usage bars (the CSS shows only the last data-max): drop older ones, and
+     draw all of them to the chart's new scale (#usage-chart-scale). Set through the CSSOM: the
+     Content-Security-Policy lets no frame carry a <style>. */
   function pruneBars() {
     var bars = document.getElementById("usage-bars");
     var max = bars ? Number(bars.dataset.max) : 0;
     while (bars && max > 0 && bars.children.length > max) bars.firstElementChild.remove();
+    var scale = document.getElementById("usage-chart-scale");
+    if (bars && scale) bars.style.setProperty("--peak", scale.value);
   }
   document.addEventListener("htmx:wsAfterMessage", function (e) {
     var feed = e.target.closest("[data-live-feed]");

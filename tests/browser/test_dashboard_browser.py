@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from sessions_app.roles import EDITORS
 from sessions_app.services import Message, SessionService
@@ -13,6 +14,8 @@ from sessions_app.services import Message, SessionService
 from .conftest import login_cookie, off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Waits are locator assertions, not page.wait_for_function: that evaluates a string in the page, which
+# the Content-Security-Policy (no 'unsafe-eval') refuses.
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def test_log_in_and_find_a_session_by_a_word_of_its_content(page, editor_user, c
     page.wait_for_selector("#session-table")
     assert page.locator("tr.session-row").count() == 2
     page.fill("#q", "damaged")  # htmx searches as the operator types
-    page.wait_for_function("document.querySelectorAll('tr.session-row').length === 1")
+    expect(page.locator("tr.session-row")).to_have_count(1)
     assert "q=damaged" in page.url  # the search is in the address (back button, sharing)
     page.click("text=refund-gate #7")
     page.wait_for_selector("#session-header")
@@ -91,7 +94,7 @@ def test_drag_a_message_to_a_new_place(signed_in, convo):
     v = convo.version()
     # Drop onto the top half of message 1: the moved message lands above it, at index 1.
     page.locator("#message-4").drag_to(page.locator("#message-1"), target_position={"x": 40, "y": 3})
-    page.wait_for_function(f"document.getElementById('session-detail').dataset.version === '{v + 1}'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-version", str(v + 1))
     assert contents(convo) == [
         "You decide refunds.",
         "Both mugs are covered.",
@@ -110,7 +113,7 @@ def test_move_with_the_keyboard(signed_in, convo):
     assert page.evaluate("document.activeElement.id") == "message-1"
     v = convo.version()
     page.keyboard.press("Alt+ArrowDown")
-    page.wait_for_function(f"document.getElementById('session-detail').dataset.version === '{v + 1}'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-version", str(v + 1))
     assert contents(convo)[2] == "Order 88213 arrived damaged"
     page.keyboard.press("?")
     assert page.locator("#shortcuts").is_visible()
@@ -130,7 +133,7 @@ def test_truncate_shows_a_preview_before_confirming(signed_in, convo):
     assert "You decide refunds." in boundary and "Both mugs are covered." in boundary
     assert convo.len() == 5  # the preview wrote nothing
     page.click("button:has-text('Confirm: remove 3 messages')")
-    page.wait_for_function("document.getElementById('session-detail').dataset.count === '2'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-count", "2")
     assert contents(convo) == ["You decide refunds.", "Both mugs are covered."]
 
 
@@ -168,12 +171,12 @@ def test_insert_below_and_remove_with_confirmation(signed_in, convo):
     page.locator("#message-0 textarea[name=content]").fill("A note from the operator.")
     page.locator("#message-0 select[name=role]").select_option("system")
     page.locator("#message-0 button", has_text="Insert").click()
-    page.wait_for_function("document.getElementById('session-detail').dataset.count === '6'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-count", "6")
     assert contents(convo)[1] == "A note from the operator." and convo.at(1).role == "system"
     page.locator("#message-1 a[data-mode=remove]").click()
     confirm = page.locator("#message-1 button.danger", has_text="Yes, remove #1")
     confirm.wait_for()
     assert convo.len() == 6  # asking is not removing
     confirm.click()
-    page.wait_for_function("document.getElementById('session-detail').dataset.count === '5'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-count", "5")
     assert "A note from the operator." not in contents(convo)
