@@ -20,6 +20,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
+from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -28,11 +29,15 @@ from django.utils.html import format_html
 
 from sessions_app import history, models
 from sessions_app.services import (
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_DIGITS,
     InvalidArgument,
     Message,
     SessionError,
     SessionService,
     check_message,
+    check_metadata,
+    check_name,
     user_actor,
 )
 
@@ -201,8 +206,62 @@ class MessageInline(admin.TabularInline):
 # ---------------------------------------------------------------- session form, filters, actions
 
 
+class _NotJson(ValueError):
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON has no such values."""
+
+
+def _reject_constant(name: str) -> None:
+    raise _NotJson(name)
+
+
+class MetadataField(forms.JSONField):
+    """The metadata textarea: any text in, a form error out, never a 500.
+
+    Django's JSONField lets json.loads' RecursionError (deep nesting) and ValueError (an integer past
+    Python's digit limit) escape, reads NaN, and re-renders a refused value by parsing it again. Here the
+    text is parsed strictly, then checked by the service's own check_metadata, and a refused text is shown
+    back exactly as it was typed.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return {}
+        if not isinstance(value, str):
+            raise forms.ValidationError('metadata must be a JSON object, e.g. {"program": "triage"}')
+        try:
+            parsed = json.loads(value, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+        except _NotJson as exc:
+            raise forms.ValidationError(f"metadata holds {exc}, which JSON has no way to write") from None
+        except RecursionError:
+            raise forms.ValidationError(
+                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels"
+            ) from None
+        except ValueError:  # the only other one: int("…") past sys.get_int_max_str_digits()
+            raise forms.ValidationError(
+                f"metadata holds a number too large to store (more than {MAX_METADATA_DIGITS} digits)"
+            ) from None
+        try:
+            return check_metadata(parsed)
+        except InvalidArgument as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        return InvalidJSONInput(data)  # shown back as typed (prepare_value keeps it as it is)
+
+
 class SessionAdminForm(forms.ModelForm):
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    metadata = MetadataField(
+        required=False, initial=dict, help_text='A JSON object, e.g. {"program": "triage"}'
+    )
 
     class Meta:
         model = models.Session
@@ -213,13 +272,11 @@ class SessionAdminForm(forms.ModelForm):
         if self.instance.pk is not None and not self.instance._state.adding:
             self.fields["expected_version"].initial = self.instance.version
 
-    def clean_metadata(self) -> Any:
-        metadata = self.cleaned_data.get("metadata")
-        if metadata in (None, ""):
-            return {}
-        if not isinstance(metadata, dict):
-            raise forms.ValidationError('metadata must be a JSON object, e.g. {"program": "triage"}')
-        return metadata
+    def clean_name(self) -> str:
+        try:
+            return check_name(self.cleaned_data.get("name", ""))
+        except InvalidArgument as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_expected_version(self) -> int | None:
         expected = self.cleaned_data.get("expected_version")
@@ -371,15 +428,19 @@ class SessionAdmin(admin.ModelAdmin):
             obj._state.adding = False
             obj.refresh_from_db()
             return
-        # Only the columns this form edits: a full save() would write back a stale version and counts.
-        edited = [f for f in ("name", "metadata") if f in form.changed_data]
+        # A rename or a metadata edit is one service write at the version the form was loaded at: it
+        # bumps the version, and the inline's writes (save_formset) continue from the version it made.
+        edited = {f: form.cleaned_data[f] for f in ("name", "metadata") if f in form.changed_data}
         if edited:
-            models.Session.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in edited})
+            form.cleaned_data["expected_version"] = SessionService(obj.pk).update_details(
+                **edited, expected_version=form.cleaned_data["expected_version"], actor=_actor(request)
+            )
 
     def save_formset(self, request: HttpRequest, form: forms.Form, formset: Any, change: bool) -> None:
         if formset.model is not models.Message:  # pragma: no cover - the only inline
             raise TypeError("SessionAdmin only edits messages through SessionService")
         service = SessionService(form.instance.pk)
+        # The version the form was loaded at, or the one save_model's write made.
         version = form.cleaned_data.get("expected_version") or 0
         for op, args in plan_inline_changes(formset):
             version = getattr(service, op)(*args, expected_version=version, actor=_actor(request))

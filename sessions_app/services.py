@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 import functools
-import json
+import math
+import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -128,19 +129,87 @@ def check_role(role: object) -> str:
     )
 
 
+def _check_text(value: str, where: str, field: str | None = None) -> None:
+    """Text every database can store: PostgreSQL refuses NUL, and no database can encode a lone surrogate."""
+    if "\x00" in value:
+        raise InvalidArgument(f"{where} must not contain NUL characters (\\x00)", field=field or where)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(
+            f"{where} is not valid Unicode text (unpaired surrogate)", field=field or where
+        ) from None
+
+
 def check_content(content: object, name: str = "content") -> str:
     if not isinstance(content, str):
         raise InvalidArgument(f"{name} must be text (got {type(content).__name__})", field=name)
-    if "\x00" in content:
-        raise InvalidArgument(f"{name} must not contain NUL characters (\\x00)", field=name)
-    try:
-        size = len(content.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidArgument(f"{name} is not valid Unicode text (unpaired surrogate)", field=name) from None
+    _check_text(content, name)
+    size = len(content.encode("utf-8"))
     limit = settings.ZYN_MAX_CONTENT_BYTES
     if size > limit:
         raise InvalidArgument(f"{name} is {size} bytes; the limit is {limit} bytes", field=name)
     return content
+
+
+MAX_NAME_LENGTH = 200
+MAX_METADATA_DEPTH = 32
+
+
+def check_name(name: object) -> str:
+    """A session name, checked the same way for every caller (new, update_details, import, API, admin)."""
+    if not isinstance(name, str):
+        raise InvalidArgument("name must be text", field="name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(
+            f"name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}", field="name"
+        )
+    _check_text(name, "name")
+    return name
+
+
+def check_metadata(metadata: object) -> dict[str, Any]:
+    """A JSON object every database can store and every page can show: no NUL (PostgreSQL jsonb refuses
+    it), no lone surrogates, finite numbers, integers JSON can write, at most MAX_METADATA_DEPTH levels."""
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgument("metadata must be a JSON object", field="metadata")
+
+    def walk(value: object, path: str, depth: int) -> None:
+        if depth > MAX_METADATA_DEPTH:
+            raise InvalidArgument(
+                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", field="metadata"
+            )
+        if isinstance(value, str):
+            _check_text(value, path, "metadata")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidArgument(f"{path} keys must be text", field="metadata")
+                _check_text(key, f"{path} key", "metadata")
+                walk(item, f"{path}.{key[:40]}", depth + 1)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]", depth + 1)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidArgument(f"{path} must be a finite number", field="metadata")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= MAX_METADATA_INTEGER:
+                raise InvalidArgument(
+                    f"{path} is a number too large to store (more than {MAX_METADATA_DIGITS} digits)",
+                    field="metadata",
+                )
+        elif not isinstance(value, bool | type(None)):
+            raise InvalidArgument(f"{path} is not a JSON value", field="metadata")
+
+    walk(metadata, "metadata", 0)
+    return dict(metadata)
+
+
+# Python writes (and reads) integers of at most this many digits as text (sys.int_info); a larger one
+# could be stored by nobody.
+MAX_METADATA_DIGITS = sys.get_int_max_str_digits() or 4300
+MAX_METADATA_INTEGER = 10**MAX_METADATA_DIGITS
 
 
 def check_message(message: object) -> Message:
@@ -485,20 +554,10 @@ class SessionService:
         cls, name: str = "", metadata: Mapping[str, Any] | None = None, *, session_id: uuid.UUID | None = None
     ) -> SessionService:
         """A new empty session; ``session_id`` keeps a known id (import of an export)."""
-        if not isinstance(name, str) or len(name) > 200 or "\x00" in name:
-            raise InvalidArgument("name must be text of at most 200 characters", field="name")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise InvalidArgument("metadata must be an object", field="metadata")
-        try:
-            json.dumps(metadata or {}, allow_nan=False)
-        except (TypeError, ValueError):
-            raise InvalidArgument(
-                "metadata must be JSON (text, numbers, lists, objects)", field="metadata"
-            ) from None
+        name = check_name(name)
+        metadata = check_metadata({} if metadata is None else metadata)
         with transaction.atomic():
-            row = models.Session.objects.create(
-                id=session_id or uuid.uuid4(), name=name, metadata=dict(metadata or {})
-            )
+            row = models.Session.objects.create(id=session_id or uuid.uuid4(), name=name, metadata=metadata)
             send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
         return cls(row.pk)
 
@@ -585,10 +644,11 @@ class SessionService:
         message_count: int | None = None,
         usage: TokenUsage | None = None,
         clear_usage: bool = False,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
         """Bump the version, record the event and queue the broadcast. Caller holds the session lock."""
         version = row.version + 1
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {k: _db_value(models.Session, k, v) for k, v in (details or {}).items()}
         if message_count is not None:
             fields["message_count"] = message_count
         if clear_usage:  # only restore: "no usage at that version" is a state, unlike set_usage(None)
@@ -814,6 +874,40 @@ class SessionService:
             "usage": None if new_usage is None else new_usage.as_dict(),
         }
         return self._append("record_exchange", pair, args, who, expected, usage=new_usage)
+
+    def update_details(
+        self,
+        *,
+        name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Rename the session and/or replace its metadata (None leaves that one as it is).
+
+        An ordinary write: it bumps the version like every other (one version per successful write,
+        so a program holding the old version learns that the session changed), and its event
+        (op ``update_details``) keeps the previous values for history. It changes no messages or usage.
+        """
+        if name is None and metadata is None:
+            raise InvalidArgument("give a new name, new metadata, or both", field="name")
+        new_name = None if name is None else check_name(name)
+        new_metadata = None if metadata is None else check_metadata(metadata)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            old_name, old_metadata = (
+                models.Session.objects.filter(pk=row.pk).values_list("name", "metadata").get()
+            )
+            details: dict[str, Any] = {}
+            args: dict[str, Any] = {}
+            if new_name is not None:
+                details["name"] = args["name"] = new_name
+                args["previous_name"] = old_name
+            if new_metadata is not None:
+                details["metadata"] = args["metadata"] = new_metadata
+                args["previous_metadata"] = old_metadata
+            return self._commit(row, "update_details", args, who, details=details)
 
     def restore(self, version: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
         """Make the session what it was at ``version`` (messages and usage) as one new write.

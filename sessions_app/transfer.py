@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,15 @@ from django.db import transaction
 
 from sessions_app import models
 from sessions_app.exceptions import InvalidArgument, SessionError
-from sessions_app.services import Message, SessionService, TokenUsage, check_message, check_usage
+from sessions_app.services import (
+    Message,
+    SessionService,
+    TokenUsage,
+    check_message,
+    check_metadata,
+    check_name,
+    check_usage,
+)
 
 FORMATS = ("json", "jsonl", "openai")
 CONTENT_TYPES = {
@@ -34,61 +42,8 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = {"json": "json", "jsonl": "jsonl", "openai": "jsonl"}
 IMPORT_ACTOR = "import"
-MAX_METADATA_DEPTH = 32
-MAX_NAME_LENGTH = 200
 
 Progress = Callable[[int], object]
-
-
-# ---------------------------------------------------------------- field checks shared with the API
-
-
-def _check_text(value: str, where: str) -> None:
-    if "\x00" in value:
-        raise InvalidArgument(f"{where} must not contain NUL characters (\\x00)", field=where)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidArgument(
-            f"{where} is not valid Unicode text (unpaired surrogate)", field=where
-        ) from None
-
-
-def check_name(name: object) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise InvalidArgument(f"name must be text of at most {MAX_NAME_LENGTH} characters", field="name")
-    _check_text(name, "name")
-    return name
-
-
-def check_metadata(metadata: object) -> dict[str, Any]:
-    """A JSON object every database can store: no NUL (PostgreSQL jsonb refuses it), no lone surrogates."""
-    if not isinstance(metadata, Mapping):
-        raise InvalidArgument("metadata must be a JSON object", field="metadata")
-
-    def walk(value: object, path: str, depth: int) -> None:
-        if depth > MAX_METADATA_DEPTH:
-            raise InvalidArgument(
-                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", field="metadata"
-            )
-        if isinstance(value, str):
-            _check_text(value, path)
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise InvalidArgument(f"{path} keys must be text", field="metadata")
-                _check_text(key, f"{path} key")
-                walk(item, f"{path}.{key[:40]}", depth + 1)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, f"{path}[{i}]", depth + 1)
-        elif isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
-            raise InvalidArgument(f"{path} must be a finite number", field="metadata")
-        elif not isinstance(value, int | float | bool | type(None)):
-            raise InvalidArgument(f"{path} is not a JSON value", field="metadata")
-
-    walk(metadata, "metadata", 0)
-    return dict(metadata)
 
 
 # ---------------------------------------------------------------- records
