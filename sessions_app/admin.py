@@ -18,6 +18,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.forms.fields import InvalidJSONInput
@@ -47,6 +50,40 @@ ADMIN_INLINE_LIMIT = 500
 
 def _actor(request: HttpRequest) -> str:
     return user_actor(request.user)
+
+
+class CheckedSelectionMixin:
+    """Admin actions refuse selected ids that are not ids of the model, instead of a 500.
+
+    Django filters the queryset with the posted ``_selected_action`` values as they are, and a value
+    the primary key cannot hold (``not-a-uuid`` for a UUID, text for an integer) raises there.
+    """
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    f"Nothing was changed: '{value[:40]}' is not the id of a "
+                    f"{self.model._meta.verbose_name}. Reload the page and select again.",
+                    messages.ERROR,
+                )
+                return None  # the changelist redirects back to itself and shows the message
+        return super().response_action(request, queryset)
+
+
+def _check_selection_of_auth_admins() -> None:
+    """The auth app's admins (users, groups: their delete action) get the same check."""
+    for model in (get_user_model(), Group):
+        registered = type(admin.site.get_model_admin(model))
+        admin.site.unregister(model)
+        admin.site.register(model, type(registered.__name__, (CheckedSelectionMixin, registered), {}))
+
+
+_check_selection_of_auth_admins()  # django.contrib.auth comes before sessions_app in INSTALLED_APPS
 
 
 # ---------------------------------------------------------------- inline → service calls
@@ -350,7 +387,7 @@ _BULK = {
 
 
 @admin.register(models.Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     form = SessionAdminForm
     inlines = [MessageInline]
     list_display = ["__str__", "id", "message_count", "version", "usage_total", "updated_at", "history_link"]
@@ -508,7 +545,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
+class SessionEventAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     """The event log, read-only: it is written by SessionService only."""
 
     list_display = ["session", "version", "op", "description", "actor", "created_at"]
@@ -553,7 +590,7 @@ from sessions_app.models import ApiKey as _ApiKey  # noqa: E402
 
 
 @_apikey_admin.register(_ApiKey)
-class ApiKeyAdmin(_apikey_admin.ModelAdmin):
+class ApiKeyAdmin(CheckedSelectionMixin, _apikey_admin.ModelAdmin):
     """Keys are made here; the raw key is shown once on the page after "Save" and never stored."""
 
     list_display = ("name", "scope", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
