@@ -61,6 +61,11 @@ def test_admin_rename_is_a_write_with_a_version_an_event_and_a_publish(
     assert consistent(s)  # replay handles the op: it changes no messages and no usage
     page = editor.get(reverse("history:list", args=[s.id])).content.decode()
     assert "renamed &#x27;old name&#x27; → &#x27;new name&#x27;" in page
+    version_page = editor.get(reverse("history:version", args=[s.id, 2]))
+    assert version_page.status_code == 200 and "renamed &#x27;old name&#x27;" in version_page.content.decode()
+    assert editor.get(reverse("history:export", args=[s.id])).json()["events"][-1]["description"] == (
+        "renamed 'old name' → 'new name'"
+    )
 
 
 @pytest.mark.django_db
