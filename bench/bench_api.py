@@ -115,7 +115,8 @@ def main() -> None:
 
     server_log = open(Path(tmp.name) / "daphne.log", "w+")  # noqa: SIM115 (closed in finally)
     server = subprocess.Popen(
-        [ROOT / ".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(args.port), "zyn_site.asgi:application"],
+        [ROOT / ".venv/bin/python", "-m", "zyn_site.server", "-b", "127.0.0.1", "-p", str(args.port)]
+        + ["zyn_site.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

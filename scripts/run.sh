@@ -13,4 +13,5 @@ fi
 .venv/bin/python manage.py seed_demo
 .venv/bin/python manage.py ensure_operator
 echo "Dashboard: http://127.0.0.1:${PORT:-8000}/"
-exec .venv/bin/daphne -b 127.0.0.1 -p "${PORT:-8000}" zyn_site.asgi:application
+# daphne through zyn_site/server.py: request bodies over ZYN_MAX_REQUEST_BYTES are refused before they are read.
+exec .venv/bin/python -m zyn_site.server -b 127.0.0.1 -p "${PORT:-8000}" zyn_site.asgi:application

@@ -18,8 +18,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
+from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -28,11 +32,14 @@ from django.utils.html import format_html
 
 from sessions_app import history, models
 from sessions_app.services import (
+    MAX_METADATA_DEPTH,
     InvalidArgument,
     Message,
     SessionError,
     SessionService,
     check_message,
+    check_metadata,
+    check_name,
     user_actor,
 )
 
@@ -42,6 +49,40 @@ ADMIN_INLINE_LIMIT = 500
 
 def _actor(request: HttpRequest) -> str:
     return user_actor(request.user)
+
+
+class CheckedSelectionMixin:
+    """Admin actions refuse selected ids that are not ids of the model, instead of a 500.
+
+    Django filters the queryset with the posted ``_selected_action`` values as they are, and a value
+    the primary key cannot hold (``not-a-uuid`` for a UUID, text for an integer) raises there.
+    """
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    f"Nothing was changed: '{value[:40]}' is not the id of a "
+                    f"{self.model._meta.verbose_name}. Reload the page and select again.",
+                    messages.ERROR,
+                )
+                return None  # the changelist redirects back to itself and shows the message
+        return super().response_action(request, queryset)
+
+
+def _check_selection_of_auth_admins() -> None:
+    """The auth app's admins (users, groups: their delete action) get the same check."""
+    for model in (get_user_model(), Group):
+        registered = type(admin.site.get_model_admin(model))
+        admin.site.unregister(model)
+        admin.site.register(model, type(registered.__name__, (CheckedSelectionMixin, registered), {}))
+
+
+_check_selection_of_auth_admins()  # django.contrib.auth comes before sessions_app in INSTALLED_APPS
 
 
 # ---------------------------------------------------------------- inline → service calls
@@ -201,8 +242,60 @@ class MessageInline(admin.TabularInline):
 # ---------------------------------------------------------------- session form, filters, actions
 
 
+class _NotJson(ValueError):
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON has no such values."""
+
+
+def _reject_constant(name: str) -> None:
+    raise _NotJson(name)
+
+
+class MetadataField(forms.JSONField):
+    """The metadata textarea: any text in, a form error out, never a 500.
+
+    Django's JSONField lets json.loads' RecursionError (deep nesting) and ValueError (an integer past
+    Python's digit limit) escape, reads NaN, and re-renders a refused value by parsing it again. Here the
+    text is parsed strictly, then checked by the service's own check_metadata, and a refused text is shown
+    back exactly as it was typed.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return {}
+        if not isinstance(value, str):
+            raise forms.ValidationError('metadata must be a JSON object, e.g. {"program": "triage"}')
+        try:
+            parsed = json.loads(value, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"metadata is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+        except _NotJson as exc:
+            raise forms.ValidationError(f"metadata holds {exc}, which JSON has no way to write") from None
+        except RecursionError:
+            raise forms.ValidationError(
+                f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels"
+            ) from None
+        except ValueError:  # the only other one: int("…") past sys.get_int_max_str_digits()
+            raise forms.ValidationError("metadata holds a number with too many digits to read") from None
+        try:
+            return check_metadata(parsed)
+        except InvalidArgument as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        return InvalidJSONInput(data)  # shown back as typed (prepare_value keeps it as it is)
+
+
 class SessionAdminForm(forms.ModelForm):
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    metadata = MetadataField(
+        required=False, initial=dict, help_text='A JSON object, e.g. {"program": "triage"}'
+    )
 
     class Meta:
         model = models.Session
@@ -213,13 +306,11 @@ class SessionAdminForm(forms.ModelForm):
         if self.instance.pk is not None and not self.instance._state.adding:
             self.fields["expected_version"].initial = self.instance.version
 
-    def clean_metadata(self) -> Any:
-        metadata = self.cleaned_data.get("metadata")
-        if metadata in (None, ""):
-            return {}
-        if not isinstance(metadata, dict):
-            raise forms.ValidationError('metadata must be a JSON object, e.g. {"program": "triage"}')
-        return metadata
+    def clean_name(self) -> str:
+        try:
+            return check_name(self.cleaned_data.get("name", ""))
+        except InvalidArgument as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean_expected_version(self) -> int | None:
         expected = self.cleaned_data.get("expected_version")
@@ -293,7 +384,7 @@ _BULK = {
 
 
 @admin.register(models.Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     form = SessionAdminForm
     inlines = [MessageInline]
     list_display = ["__str__", "id", "message_count", "version", "usage_total", "updated_at", "history_link"]
@@ -371,15 +462,19 @@ class SessionAdmin(admin.ModelAdmin):
             obj._state.adding = False
             obj.refresh_from_db()
             return
-        # Only the columns this form edits: a full save() would write back a stale version and counts.
-        edited = [f for f in ("name", "metadata") if f in form.changed_data]
+        # A rename or a metadata edit is one service write at the version the form was loaded at: it
+        # bumps the version, and the inline's writes (save_formset) continue from the version it made.
+        edited = {f: form.cleaned_data[f] for f in ("name", "metadata") if f in form.changed_data}
         if edited:
-            models.Session.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in edited})
+            form.cleaned_data["expected_version"] = SessionService(obj.pk).update_details(
+                **edited, expected_version=form.cleaned_data["expected_version"], actor=_actor(request)
+            )
 
     def save_formset(self, request: HttpRequest, form: forms.Form, formset: Any, change: bool) -> None:
         if formset.model is not models.Message:  # pragma: no cover - the only inline
             raise TypeError("SessionAdmin only edits messages through SessionService")
         service = SessionService(form.instance.pk)
+        # The version the form was loaded at, or the one save_model's write made.
         version = form.cleaned_data.get("expected_version") or 0
         for op, args in plan_inline_changes(formset):
             version = getattr(service, op)(*args, expected_version=version, actor=_actor(request))
@@ -447,7 +542,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SessionEvent)
-class SessionEventAdmin(admin.ModelAdmin):
+class SessionEventAdmin(CheckedSelectionMixin, admin.ModelAdmin):
     """The event log, read-only: it is written by SessionService only."""
 
     list_display = ["session", "version", "op", "description", "actor", "created_at"]
@@ -492,7 +587,7 @@ from sessions_app.models import ApiKey as _ApiKey  # noqa: E402
 
 
 @_apikey_admin.register(_ApiKey)
-class ApiKeyAdmin(_apikey_admin.ModelAdmin):
+class ApiKeyAdmin(CheckedSelectionMixin, _apikey_admin.ModelAdmin):
     """Keys are made here; the raw key is shown once on the page after "Save" and never stored."""
 
     list_display = ("name", "scope", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")

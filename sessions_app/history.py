@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -409,7 +410,37 @@ def describe(op: str, args: dict[str, Any]) -> str:
             f"({_plural(len(args['messages']), 'message')}, {describe_usage(args.get('usage'))})"
             f"{_removed(args)}"
         )
+    if op == "update_details":
+        return describe_details(args)
     return f"{op} {snippet(repr(args), 80)}"
+
+
+def describe_details(args: dict[str, Any]) -> str:
+    """ "renamed 'a' → 'b'; metadata changed: program 'x' → 'y', added tier, removed owner"."""
+    parts = []
+    if "name" in args:
+        parts.append(f"renamed {snippet(args.get('previous_name', ''))} → {snippet(args['name'])}")
+    if "metadata" in args:
+        old, new = args.get("previous_metadata") or {}, args["metadata"] or {}
+        changes = [
+            f"{key[:40]} {snippet(_json_text(old[key]))} → {snippet(_json_text(new[key]))}"
+            for key in new
+            if key in old and old[key] != new[key]
+        ]
+        changes += [f"added {key[:40]} = {snippet(_json_text(new[key]))}" for key in new if key not in old]
+        changes += [f"removed {key[:40]}" for key in old if key not in new]
+        shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+        parts.append(f"metadata changed: {shown}" if changes else "metadata set (unchanged)")
+    return "; ".join(parts)
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):  # a value stored before metadata was checked
+        return "…"
 
 
 def describe_event(event: models.SessionEvent) -> str:

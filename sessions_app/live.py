@@ -48,7 +48,9 @@ DETAIL_TEMPLATE = "sessions_app/session_detail.html"
 LIST_TEMPLATE = "sessions_app/session_list.html"
 MESSAGE_LIST_ID = "message-list"  # the <ol> of ``message-list``; its <li> are ``message-row``s
 
-APPEND_OPS = {"append": 1, "record_exchange": 2, "set_usage": 0}  # ops that only add at the end
+# Ops that only add rows at the end (how many), or none: a delta of the header, new rows and the chart.
+# update_details (rename, metadata) changes only the header.
+APPEND_OPS = {"append": 1, "record_exchange": 2, "set_usage": 0, "update_details": 0}
 USAGE_OPS = set(selectors.USAGE_OPS)
 CACHE_SIZE = 512
 

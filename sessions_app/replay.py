@@ -43,6 +43,8 @@ def apply_event(
         messages.append(Message("assistant", args["response"]))
         if args["usage"] is not None:
             return TokenUsage(**args["usage"])
+    elif op == "update_details":
+        pass  # name and metadata: neither messages nor usage change
     else:
         raise ValueError(f"unknown event op {op!r}")
     return usage

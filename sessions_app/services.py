@@ -641,10 +641,11 @@ class SessionService:
         message_count: int | None = None,
         usage: TokenUsage | None = None,
         clear_usage: bool = False,
+        details: Mapping[str, Any] | None = None,
     ) -> int:
         """Bump the version, record the event and queue the broadcast. Caller holds the session lock."""
         version = row.version + 1
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {k: _db_value(models.Session, k, v) for k, v in (details or {}).items()}
         if message_count is not None:
             fields["message_count"] = message_count
         if clear_usage:  # only restore: "no usage at that version" is a state, unlike set_usage(None)
@@ -870,6 +871,40 @@ class SessionService:
             "usage": None if new_usage is None else new_usage.as_dict(),
         }
         return self._append("record_exchange", pair, args, who, expected, usage=new_usage)
+
+    def update_details(
+        self,
+        *,
+        name: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Rename the session and/or replace its metadata (None leaves that one as it is).
+
+        An ordinary write: it bumps the version like every other (one version per successful write,
+        so a program holding the old version learns that the session changed), and its event
+        (op ``update_details``) keeps the previous values for history. It changes no messages or usage.
+        """
+        if name is None and metadata is None:
+            raise InvalidArgument("give a new name, new metadata, or both", field="name")
+        new_name = None if name is None else check_name(name)
+        new_metadata = None if metadata is None else check_metadata(metadata)
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        with transaction.atomic():
+            row = self._lock(expected)
+            old_name, old_metadata = (
+                models.Session.objects.filter(pk=row.pk).values_list("name", "metadata").get()
+            )
+            details: dict[str, Any] = {}
+            args: dict[str, Any] = {}
+            if new_name is not None:
+                details["name"] = args["name"] = new_name
+                args["previous_name"] = old_name
+            if new_metadata is not None:
+                details["metadata"] = args["metadata"] = new_metadata
+                args["previous_metadata"] = old_metadata
+            return self._commit(row, "update_details", args, who, details=details)
 
     def restore(self, version: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
         """Make the session what it was at ``version`` (messages and usage) as one new write.

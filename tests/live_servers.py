@@ -1,9 +1,9 @@
 """Real servers for the multi-process, fault, browser tests and the fan-out bench.
 
-``Daphne`` runs ``daphne zyn_site.asgi:application`` on a loopback port of this worktree's range
-(8500-8599) against the given database and Redis; ``RedisServer`` is a private redis-server on its
-own port (the fault test stops and starts it: the shared Redis on 6379 is never touched). Both are
-always stopped by pid (``with`` blocks / fixtures), never by name.
+``Daphne`` runs daphne (``python -m zyn_site.server zyn_site.asgi:application``) on a loopback port of
+this worktree's range (8500-8599) against the given database and Redis; ``RedisServer`` is a private
+redis-server on its own port (the fault test stops and starts it: the shared Redis on 6379 is never
+touched). Both are always stopped by pid (``with`` blocks / fixtures), never by name.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ class Daphne:
 
     def start(self) -> Daphne:
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "zyn_site.asgi:application"],
+            # daphne through the project's entry point (request bodies bounded: zyn_site/server.py)
+            [str(VENV_BIN / "python"), "-m", "zyn_site.server", "-b", "127.0.0.1", "-p", str(self.port)]
+            + ["zyn_site.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,

@@ -210,11 +210,11 @@ def test_invalid_rows_are_form_errors_and_change_nothing(editor):
     assert contents(s) == ["a", "b"] and s.version() == 1
 
 
-def test_renaming_writes_only_name_and_keeps_version_and_messages(editor):
+def test_renaming_is_one_write_and_keeps_the_messages(editor):
     s = make("a", name="old")
     response = editor.post(change_url(s), form_data(s, name="new name"))
     assert response.status_code == 302
-    assert s.row().name == "new name" and s.version() == 1 and contents(s) == ["a"]
+    assert s.row().name == "new name" and s.version() == 2 and contents(s) == ["a"]
 
 
 def test_add_session_with_messages_goes_through_the_service(editor):
@@ -360,7 +360,8 @@ def test_untouched_rows_are_not_edits_even_with_browser_newlines(editor):
     s = make("  padded  \n", "two\nlines", "three\r\nlines")
     data = form_data(s, edit={1: {"content": "two\r\nlines"}}, name="renamed")
     assert editor.post(change_url(s), data).status_code == 302
-    assert s.version() == 1 and contents(s) == ["  padded  \n", "two\nlines", "three\r\nlines"]
+    assert contents(s) == ["  padded  \n", "two\nlines", "three\r\nlines"]
+    assert [e.op for e in s.events()] == ["set_messages", "update_details"]  # the rename only
     edited = form_data(s, edit={1: {"content": "2\r\nlines "}})
     assert editor.post(change_url(s), edited).status_code == 302
-    assert contents(s)[1] == "2\nlines " and s.version() == 2
+    assert contents(s)[1] == "2\nlines " and s.version() == 3

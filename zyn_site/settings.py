@@ -260,3 +260,14 @@ ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
 ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
 # Largest JSON request body (bytes); larger → 413 before the body is read.
 ZYN_API_MAX_BODY_BYTES = int(os.environ.get("ZYN_API_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
+
+# ---------------------------------------------------------------- request bodies (zyn_site/server.py)
+# daphne refuses a body larger than this (413) before reading it: above the application's own limits
+# (the form and API limits, plus 1 MiB of headroom), so a body just over those still gets the
+# application's answer. And it answers 408 when a body stops arriving for this many seconds.
+ZYN_MAX_REQUEST_BYTES = int(
+    os.environ.get(
+        "ZYN_MAX_REQUEST_BYTES", str(max(DATA_UPLOAD_MAX_MEMORY_SIZE, ZYN_API_MAX_BODY_BYTES) + 1024 * 1024)
+    )
+)
+ZYN_REQUEST_BODY_TIMEOUT_SECONDS = float(os.environ.get("ZYN_REQUEST_BODY_TIMEOUT_SECONDS", "30"))
