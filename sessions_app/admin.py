@@ -37,6 +37,7 @@ from sessions_app.services import (
     Message,
     SessionError,
     SessionService,
+    VersionConflict,
     check_message,
     check_metadata,
     check_name,
@@ -322,9 +323,9 @@ class SessionAdminForm(forms.ModelForm):
             )
         current = models.Session.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
         if current is not None and current != expected:
+            conflict = VersionConflict(expected, current)  # worded as everywhere else (also a future version)
             raise forms.ValidationError(
-                f"This session changed (v{expected} → v{current}) since you loaded this page. "
-                "Nothing was saved: reload it and make your change again."
+                f"{conflict.message}. Nothing was saved: reload the page and make your change again."
             )
         return expected
 

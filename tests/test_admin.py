@@ -195,7 +195,10 @@ def test_stale_form_gets_a_clear_error_and_changes_nothing(editor):
     s.append("user", "meanwhile", actor="api:bot")  # v2
     response = editor.post(change_url(s), stale)
     html = response.content.decode()
-    assert response.status_code == 200 and "This session changed (v1 → v2) since you loaded this page" in html
+    assert (
+        response.status_code == 200
+        and "This session changed (v1 → v2) since you loaded it. Nothing was saved" in html
+    )
     assert contents(s) == ["a", "b", "meanwhile"] and s.version() == 2
 
 

@@ -99,7 +99,9 @@ def test_stale_admin_form_is_a_conflict_and_changes_nothing(editor):
     s.append("user", "meanwhile", actor="api:bot")  # v2
     response = editor.post(change_url(s), stale)
     assert response.status_code == 200
-    assert "This session changed (v1 → v2) since you loaded this page" in response.content.decode()
+    assert (
+        "This session changed (v1 → v2) since you loaded it. Nothing was saved" in response.content.decode()
+    )
     row = s.row()
     assert (row.name, row.metadata, row.version) == ("mine", {}, 2)
 
