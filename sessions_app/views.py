@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms as django_forms
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,6 +31,8 @@ WRITE = "sessions_app.change_session"
 DETAIL = "sessions_app/session_detail.html"
 LIST = "sessions_app/session_list.html"
 ROW_MODES = ("view", "edit", "insert-above", "insert-below", "remove")
+# Shown on the site's 403 page (templates/403.html).
+EDIT_DENIED = "Editing needs the editor role (the change_session permission)."
 
 
 def _can_edit(request: HttpRequest) -> bool:
@@ -165,7 +168,7 @@ def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         if stale:
             return _conflict(request, session_id, stale)
         if not _can_edit(request):
-            return HttpResponse("Editing needs the change_session permission.", status=403)
+            raise PermissionDenied(EDIT_DENIED)
         state["form"] = FormState(action=mode, index=row)
         state["focus"] = row
     preview_action = request.GET.get("preview", "")
@@ -207,7 +210,7 @@ def message_row(request: HttpRequest, session_id: uuid.UUID, index: int) -> Http
             query["full"] = index
         return HttpResponseRedirect(detail_url(session_id, anchor=index, **query))
     if mode != "view" and not _can_edit(request):
-        return HttpResponse("Editing needs the change_session permission.", status=403)
+        raise PermissionDenied(EDIT_DENIED)
     stale = _stale(request, session)
     if stale:
         return _conflict(request, session_id, stale)
