@@ -31,6 +31,8 @@ WRITE = "sessions_app.change_session"
 DETAIL = "sessions_app/session_detail.html"
 LIST = "sessions_app/session_list.html"
 ROW_MODES = ("view", "edit", "insert-above", "insert-below", "remove")
+# Forms whose typed text a version conflict shows again (the others are a click, not typing).
+KEEPS_TYPED_TEXT = frozenset({"edit", "insert-above", "insert-below", "append", "set_messages", "set_usage"})
 # Shown on the site's 403 page (templates/403.html).
 EDIT_DENIED = "Editing needs the editor role (the change_session permission)."
 
@@ -98,8 +100,10 @@ def render_detail(
     return render(request, DETAIL, context, status=status)
 
 
-def _conflict(request: HttpRequest, session_id: uuid.UUID, exc: VersionConflict) -> HttpResponse:
-    return render_detail(request, session_id, status=409, conflict=exc.message)
+def _conflict(
+    request: HttpRequest, session_id: uuid.UUID, exc: VersionConflict, **state: Any
+) -> HttpResponse:
+    return render_detail(request, session_id, status=409, conflict=exc.message, **state)
 
 
 def _stale(request: HttpRequest, session: Any) -> VersionConflict | None:
@@ -303,7 +307,12 @@ def _write(
     try:
         focus = run(SessionService(session.pk), form, form.cleaned_data["expected_version"], _actor(request))
     except VersionConflict as exc:
-        return _conflict(request, session_id, exc)
+        if action not in KEEPS_TYPED_TEXT:
+            return _conflict(request, session_id, exc)
+        # What the operator typed stays in its form, which now carries the fresh version: they compare
+        # it with what is stored now and send it again, or change it first.
+        state = FormState(action=action, index=index, values=request.POST)
+        return _conflict(request, session_id, exc, form=state, at=index, focus=index)
     except SessionNotFound as exc:
         raise Http404(exc.message) from None
     except SessionError as exc:
