@@ -161,6 +161,8 @@ def _valid_filter_values(form: django_forms.Form) -> dict[str, Any]:
 def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session_or_404(session_id)
     page, at = _int_param(request, "page"), _int_param(request, "at")
+    if request.GET.get("at") == "last":  # "Last": the newest message, however many were added since
+        at = max(0, session.message_count - 1)
     row, mode = _int_param(request, "row"), request.GET.get("mode", "")
     full = _int_param(request, "full")
     state: dict[str, Any] = {"page": page, "at": at if at is not None else row, "full": full}

@@ -693,3 +693,13 @@ def test_oversized_form_post_gets_a_readable_400_and_changes_nothing(editor, ses
     assert response.status_code == 400
     assert b"Nothing was changed" in response.content and b"Bad request" in response.content
     assert (session.version(), session.messages()) == before
+
+
+def test_last_opens_the_window_of_the_newest_message_and_marks_it(viewer):
+    s = SessionService.new(name="long")
+    s.set_messages([Message("user", f"m{i}") for i in range(250)])
+    page = text(viewer.get(url("session_detail", s)))
+    assert 'href="?at=last"' in page  # however many messages are added meanwhile
+    last = text(viewer.get(url("session_detail", s) + "?at=last"))
+    assert 'id="message-249"' in last and 'id="message-199"' not in last
+    assert re.search(r'<li id="message-249" [^>]*data-focus', last)
