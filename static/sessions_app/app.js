@@ -62,7 +62,7 @@
   document.addEventListener("htmx:afterSettle", function (ev) {
     var preview = ev.target.id === "bulk-preview" ? ev.target : null;
     if (!preview) return;
-    var last = preview.querySelector("form button, .error, .muted") || preview;
+    var last = preview.querySelector("form, .error, .muted") || preview;
     last.scrollIntoView({ block: "nearest" });
   });
 
