@@ -132,7 +132,8 @@ class Command(BaseCommand):
                     page.wait_for_selector("#bulk-preview .preview-summary")
                     # The preview scrolls its confirm button into view (static/sessions_app/app.js).
                     page.wait_for_function(
-                        "() => { const end = document.querySelector('#bulk-preview form, #bulk-preview .muted');"
+                        "() => { const end = document.querySelector("
+                        "'#bulk-preview form, #bulk-preview .muted');"
                         " return end.getBoundingClientRect().bottom <= innerHeight + 1; }"
                     )
                 elif which == "conflict" and session.version > 0 and session.message_count > 1:
