@@ -159,5 +159,5 @@ class Command(BaseCommand):
                        for (const field of fields) field.value = older;
                      }"""
         )
-        row.locator("button[type=submit]").click()
+        row.locator("form.editor button[type=submit]").click()
         page.wait_for_selector(".conflict-edit")
