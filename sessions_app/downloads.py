@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from sessions_app import transfer
@@ -20,11 +21,11 @@ def session_export(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     try:
         fmt = transfer.check_format(request.GET.get("format", "json"))
     except InvalidArgument as exc:
-        return HttpResponseBadRequest(exc.message, content_type="text/plain; charset=utf-8")
+        return render(request, "400.html", {"exception": exc.message}, status=400)
     try:
         service = SessionService.get(session_id)
     except SessionNotFound:
-        return HttpResponse("No such session.", status=404, content_type="text/plain; charset=utf-8")
+        raise Http404("No session with this id.") from None
     response = StreamingHttpResponse(
         (chunk.encode("utf-8") for chunk in transfer.export_lines([service.id], fmt)),
         content_type=f"{transfer.CONTENT_TYPES[fmt]}; charset=utf-8",

@@ -14,7 +14,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from sessions_app import history, models
@@ -133,19 +134,54 @@ def _done(request: HttpRequest, session: models.Session, text: str) -> HttpRespo
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+def _diff_words(result: history.VersionDiff) -> str:
+    words = f"{result.added} added, {result.removed} removed, {result.changed} changed"
+    return words + (", usage changed" if result.usage_changed else "")
+
+
 @login_required
 @change_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpResponse:
+    """GET: what restoring ``version`` would change, and a button to confirm. POST: restore it."""
     session = _session(session_id)
+    if request.method == "GET":
+        return _restore_confirmation(request, session, version)
     try:
         expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        result = history.diff_versions(session.pk, expected, version) if expected == session.version else None
         new_version = SessionService(session.pk).restore(
             version, expected_version=expected, actor=user_actor(request.user)
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    return _done(request, session, f"Restored version {version} as v{new_version}.")
+    undo_url = reverse("history:list", args=[session.pk]) + "#undo"
+    changes = f" Changes: {_diff_words(result)}." if result else ""
+    notice = format_html(
+        'Restored version {} as v{}.{} <a href="{}">Undo</a>', version, new_version, changes, undo_url
+    )
+    return _done(request, session, notice)
+
+
+def _restore_confirmation(request: HttpRequest, session: models.Session, version: int) -> HttpResponse:
+    """The restore as a diff from now to ``version``. ``?from=N``: the version the operator's page showed;
+    when the session moved on since, the page says so (it describes the restore from now)."""
+    conflict = ""
+    seen = request.GET.get("from", "")
+    if seen.isdigit() and int(seen) != session.version:
+        conflict = VersionConflict(int(seen), session.version).message
+    try:
+        result = history.diff_versions(session.pk, session.version, version)
+    except SessionError as exc:
+        return _error(request, session, exc)
+    context = {
+        "session": session,
+        "diff": result,
+        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
+        "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
+        "conflict": conflict,
+    }
+    return render(request, "sessions_app/history_restore.html", context)
 
 
 @login_required

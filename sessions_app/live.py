@@ -268,6 +268,9 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
             added = sum(APPEND_OPS[op] for op in ops)
             first = session.message_count - added
             rows = _rows(session, first, session.message_count, can_edit)
+            if rows and first > 0:
+                # The former last row again, by id: it gains the ↓ button it had no place for.
+                parts.append(_row(session, first - 1, can_edit))
             if rows:
                 # A <div>, not a <template>: htmx's ws oob swap moves the wrapper's child nodes.
                 parts.append(

@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms as django_forms
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -30,6 +31,10 @@ WRITE = "sessions_app.change_session"
 DETAIL = "sessions_app/session_detail.html"
 LIST = "sessions_app/session_list.html"
 ROW_MODES = ("view", "edit", "insert-above", "insert-below", "remove")
+# Forms whose typed text a version conflict shows again (the others are a click, not typing).
+KEEPS_TYPED_TEXT = frozenset({"edit", "insert-above", "insert-below", "append", "set_messages", "set_usage"})
+# Shown on the site's 403 page (templates/403.html).
+EDIT_DENIED = "Editing needs the editor role (the change_session permission)."
 
 
 def _can_edit(request: HttpRequest) -> bool:
@@ -95,8 +100,10 @@ def render_detail(
     return render(request, DETAIL, context, status=status)
 
 
-def _conflict(request: HttpRequest, session_id: uuid.UUID, exc: VersionConflict) -> HttpResponse:
-    return render_detail(request, session_id, status=409, conflict=exc.message)
+def _conflict(
+    request: HttpRequest, session_id: uuid.UUID, exc: VersionConflict, **state: Any
+) -> HttpResponse:
+    return render_detail(request, session_id, status=409, conflict=exc.message, **state)
 
 
 def _stale(request: HttpRequest, session: Any) -> VersionConflict | None:
@@ -154,6 +161,8 @@ def _valid_filter_values(form: django_forms.Form) -> dict[str, Any]:
 def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session_or_404(session_id)
     page, at = _int_param(request, "page"), _int_param(request, "at")
+    if request.GET.get("at") == "last":  # "Last": the newest message, however many were added since
+        at = max(0, session.message_count - 1)
     row, mode = _int_param(request, "row"), request.GET.get("mode", "")
     full = _int_param(request, "full")
     state: dict[str, Any] = {"page": page, "at": at if at is not None else row, "full": full}
@@ -165,7 +174,7 @@ def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         if stale:
             return _conflict(request, session_id, stale)
         if not _can_edit(request):
-            return HttpResponse("Editing needs the change_session permission.", status=403)
+            raise PermissionDenied(EDIT_DENIED)
         state["form"] = FormState(action=mode, index=row)
         state["focus"] = row
     preview_action = request.GET.get("preview", "")
@@ -207,7 +216,7 @@ def message_row(request: HttpRequest, session_id: uuid.UUID, index: int) -> Http
             query["full"] = index
         return HttpResponseRedirect(detail_url(session_id, anchor=index, **query))
     if mode != "view" and not _can_edit(request):
-        return HttpResponse("Editing needs the change_session permission.", status=403)
+        raise PermissionDenied(EDIT_DENIED)
     stale = _stale(request, session)
     if stale:
         return _conflict(request, session_id, stale)
@@ -300,7 +309,12 @@ def _write(
     try:
         focus = run(SessionService(session.pk), form, form.cleaned_data["expected_version"], _actor(request))
     except VersionConflict as exc:
-        return _conflict(request, session_id, exc)
+        if action not in KEEPS_TYPED_TEXT:
+            return _conflict(request, session_id, exc)
+        # What the operator typed stays in its form, which now carries the fresh version: they compare
+        # it with what is stored now and send it again, or change it first.
+        state = FormState(action=action, index=index, values=request.POST)
+        return _conflict(request, session_id, exc, form=state, at=index, focus=index)
     except SessionNotFound as exc:
         raise Http404(exc.message) from None
     except SessionError as exc:

@@ -91,6 +91,41 @@ def test_restore_by_an_editor_is_a_new_version_with_the_actor(
     assert "Restored version 2 as v4." in follow
 
 
+def test_restore_asks_first_showing_what_it_will_change(editor, session):
+    """Issue 16: restore happened in one click. The version page links to a confirmation that shows the
+    messages added, removed and changed (from now to the restored version), and nothing is written."""
+    version_page = editor.get(url("version", session, 1)).content.decode()
+    confirm_url = url("restore", session, 1) + "?from=3"
+    assert (
+        f'href="{confirm_url}"' in version_page
+        and '<button type="submit" class="restore"' not in version_page
+    )
+    page = editor.get(confirm_url)
+    html = page.content.decode()
+    expected = history.diff_versions(session.id, 3, 1)
+    assert page.status_code == 200 and session.version() == 3  # asking is not restoring
+    assert "Restore v1?" in html
+    assert f"{expected.added} added" in html and f"{expected.removed} removed" in html
+    assert f"{expected.changed} changed" in html and "1 → 1 messages" in html
+    assert "Answer in JSON." in html and "{&quot;decision&quot;: &quot;a&quot;}" in html  # the entries
+    assert 'name="expected_version" value="3"' in html and "Restore v1 as v4" in html
+    # From a page loaded before the last change: it says so, and describes the restore from now.
+    stale = editor.get(url("restore", session, 1) + "?from=2").content.decode()
+    assert "This session changed (v2 → v3) since you loaded it" in stale and 'value="3"' in stale
+    # A version that does not exist is a clear 400.
+    assert editor.get(url("restore", session, 9)).status_code == 400
+
+
+def test_restore_confirms_with_a_styled_notice_that_links_to_undo(editor, session):
+    response = editor.post(url("restore", session, 2), {"expected_version": 3}, follow=True)
+    html = response.content.decode()
+    assert response.status_code == 200
+    notice = html[html.index('<ul class="flash"') : html.index("</ul>", html.index('<ul class="flash"'))]
+    assert "Restored version 2 as v4. Changes: 2 added, 0 removed, 0 changed." in notice
+    assert f'<a href="{url("list", session)}#undo">Undo</a>' in notice
+    assert 'id="undo"' in editor.get(url("list", session)).content.decode()
+
+
 def test_restore_with_htmx_redirects_the_client(editor, session):
     response = editor.post(
         url("restore", session, 1), {"expected_version": 3}, headers={"HX-Request": "true"}
@@ -132,7 +167,8 @@ def test_viewer_cannot_restore_or_undo(viewer, session):
 def test_writes_need_post_and_csrf(session):
     client = Client(enforce_csrf_checks=True)
     client.force_login(make_user("erin", "editor"))
-    assert client.get(url("restore", session, 1)).status_code == 405
+    assert client.get(url("restore", session, 1)).status_code == 200  # the confirmation, a read
+    assert client.get(url("undo", session)).status_code == 405
     assert client.post(url("restore", session, 1), {"expected_version": 3}).status_code == 403
     assert session.version() == 3
 

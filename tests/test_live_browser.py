@@ -6,8 +6,10 @@ share a private redis-server (port 8598), so the test runs on the SQLite default
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -32,19 +34,32 @@ CHROMIUM = "/usr/bin/chromium"
 REDIS_PORT, DAPHNE_PORT = 8598, 8520
 
 
-@pytest.fixture
-def served(settings):
-    redis = RedisServer(REDIS_PORT).start()
+@contextlib.contextmanager
+def serving(settings, redis_port: int, daphne_port: int) -> Iterator[Daphne]:  # noqa: ANN001
+    redis = RedisServer(redis_port).start()
     daphne = None
     try:
         _use_redis(settings, redis.url)
-        daphne = Daphne(DAPHNE_PORT, redis_url=redis.url).start()
+        daphne = Daphne(daphne_port, redis_url=redis.url).start()
         yield daphne
     finally:
         if daphne is not None:
             daphne.stop()
             print(daphne.output()[-5000:])  # shown by pytest only when the test failed
         redis.stop()
+
+
+@pytest.fixture
+def served(settings):
+    with serving(settings, REDIS_PORT, DAPHNE_PORT) as daphne:
+        yield daphne
+
+
+@pytest.fixture
+def served_ux(settings):
+    """The same, on ports of the range given to the operator-experience tests (8600-8619)."""
+    with serving(settings, 8610, 8611) as daphne:
+        yield daphne
 
 
 @pytest.fixture
@@ -227,3 +242,34 @@ def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chr
     assert fresh.inner_html("#usage-chart-axis") == axis
     assert fresh.inner_text("#usage-chart-caption") == page.inner_text("#usage-chart-caption")
     assert not [line for line in page.console_log if "error" in line], page.console_log
+
+
+def test_window_label_and_the_former_last_row_follow_live_updates(served_ux, chromium):
+    """Issue 16: "Messages #0–#60 of 61" stayed while the header said 63, and after a live append the
+    former last message kept only its ↑ button."""
+    from playwright.sync_api import expect
+
+    alice = make_user("alice", "editor")
+    session = program(SessionService.new, "tail", {})
+    program(session.set_messages, [Message("user", f"m{i}") for i in range(61)])
+    page = open_page(chromium, served_ux, alice, f"/sessions/{session.id}/")
+    label = page.locator("#window-range")
+    expect(label).to_have_text("Messages #0–#60 of 61")
+    expect(page.locator("#message-60 button[aria-label='Move #60 down']")).to_have_count(0)
+
+    program(session.record_exchange, "q", "a", TokenUsage(1, 2, 3))
+    expect(page.locator("#message-62")).to_contain_text("a")
+    expect(page.locator("#session-header .count")).to_have_text("63")
+    expect(label).to_have_text("Messages #0–#62 of 63")
+    # The former last row has both move buttons now; the new last only ↑.
+    expect(page.locator("#message-60 button[aria-label='Move #60 down']")).to_have_count(1)
+    expect(page.locator("#message-60 button[aria-label='Move #60 up']")).to_have_count(1)
+    expect(page.locator("#message-62 button[aria-label='Move #62 down']")).to_have_count(0)
+
+    # A change that moves messages refreshes the window: the label follows it too.
+    program(session.remove, 0)
+    expect(page.locator("#session-header .count")).to_have_text("62")
+    expect(label).to_have_text("Messages #0–#61 of 62")
+    assert page.evaluate("window.__notReloaded") is True
+    assert not [line for line in page.console_log if "error" in line], page.console_log
+    page.context.close()

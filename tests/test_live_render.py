@@ -86,3 +86,24 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
         assert live.chart_windows.reads == reads + 1
     finally:
         live.chart_windows.reread_seconds = kept
+
+
+def test_an_append_delta_brings_the_former_last_row_its_down_button():
+    """Issue 16: after a live append the former last message kept only its ↑ button."""
+    import re
+
+    s = SessionService.new(name="tail")
+    for i in range(3):
+        s.append("user", f"m{i}")
+    s.record_exchange("q", "a", TokenUsage(1, 2, 3))
+    update = live.render_detail_event(str(s.id), s.version(), live.EDIT)
+    assert update.kind == "delta"
+    # The former last row (#2) is replaced by id, now with both move buttons; #3 and #4 are appended.
+    appended = update.html.index('data-first="3"')
+    former = re.search(r'<li id="message-2" [^>]*>.*?</li>', update.html, re.S)
+    assert former and former.start() < appended
+    assert 'aria-label="Move #2 up"' in former.group(0) and 'aria-label="Move #2 down"' in former.group(0)
+    assert 'id="message-3"' in update.html[appended:] and 'id="message-4"' in update.html[appended:]
+    # A viewer's frame has the row too, without controls.
+    viewer = live.render_detail_event(str(s.id), s.version(), live.VIEW)
+    assert '<li id="message-2" ' in viewer.html and "Move #2" not in viewer.html

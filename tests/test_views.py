@@ -280,6 +280,57 @@ def test_stale_version_is_a_409_with_the_message_and_nothing_is_written(
         assert response["HX-Retarget"] == "#session-detail" and response["HX-Reswap"] == "outerHTML"
 
 
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_conflict_on_an_edit_keeps_the_typed_text_beside_the_stored_one_and_saving_again_works(
+    editor, session, htmx
+):
+    stale = session.version()
+    session.replace(2, Message("assistant", "their newer answer"))
+    mine = "my careful rewrite\nsecond line"
+    post = {"role": "assistant", "content": mine, "expected_version": stale}
+    response = editor.post(url("replace", session, 2), post, **(HTMX if htmx else {}))
+    body = text(response)
+    assert response.status_code == 409 and CONFLICT.search(body)
+    assert session.at(2).content == "their newer answer"  # nothing written
+    # The editor is open at #2 with what the operator typed, what is stored now beside it, and a save
+    # that carries the fresh version.
+    editor_form = re.search(
+        r'<form class="editor" method="post" action="[^"]*/messages/2/replace/".*?</form>', body, re.S
+    )
+    assert editor_form, "the editor of #2 is not open after the conflict"
+    form_html = editor_form.group(0)
+    assert ">my careful rewrite\nsecond line</textarea>" in form_html
+    assert 'class="theirs"' in form_html and "their newer answer" in form_html
+    fresh = session.version()
+    assert f'name="expected_version" value="{fresh}"' in form_html
+    assert f"Save mine again on v{fresh}" in form_html
+    # Applying it again on the fresh version succeeds.
+    again = editor.post(url("replace", session, 2), {**post, "expected_version": fresh})
+    assert again.status_code == 302 and session.at(2).content == mine
+
+
+@pytest.mark.parametrize(
+    "name,args,data,typed",
+    [
+        ("append", (), {"role": "user", "content": "typed to append"}, ">typed to append</textarea>"),
+        (
+            "insert",
+            (),
+            {"index": "3", "role": "user", "content": "typed to insert", "where": "below"},
+            ">typed to insert</textarea>",
+        ),
+        ("set_messages", (), {"messages_json": '[{"role": "user", "content": "pasted"}]'}, "pasted"),
+        ("set_usage", (), {"prompt": "123", "completion": "45", "total": ""}, 'value="123"'),
+    ],
+    ids=["append", "insert", "set_messages", "set_usage"],
+)
+def test_conflict_keeps_what_was_typed_in_other_forms(editor, session, name, args, data, typed):
+    stale = session.version()
+    session.append("user", "someone else wrote this")
+    response = editor.post(url(name, session, *args), {**data, "expected_version": stale}, **HTMX)
+    assert response.status_code == 409 and typed in text(response)
+
+
 def test_opening_an_editor_from_a_stale_page_is_a_conflict_not_another_message(editor, session):
     stale = session.version()
     session.insert(0, Message("system", "new first message"))
@@ -643,3 +694,13 @@ def test_oversized_form_post_gets_a_readable_400_and_changes_nothing(editor, ses
     assert response.status_code == 400
     assert b"Nothing was changed" in response.content and b"Bad request" in response.content
     assert (session.version(), session.messages()) == before
+
+
+def test_last_opens_the_window_of_the_newest_message_and_marks_it(viewer):
+    s = SessionService.new(name="long")
+    s.set_messages([Message("user", f"m{i}") for i in range(250)])
+    page = text(viewer.get(url("session_detail", s)))
+    assert 'href="?at=last"' in page  # however many messages are added meanwhile
+    last = text(viewer.get(url("session_detail", s) + "?at=last"))
+    assert 'id="message-249"' in last and 'id="message-199"' not in last
+    assert re.search(r'<li id="message-249" [^>]*data-focus', last)

@@ -26,24 +26,45 @@
       { target: "#" + row.id, swap: "outerHTML", source: row });
   }
 
-  // After a swap, bring the message the server marked (data-focus) into view and focus it.
-  document.addEventListener("htmx:afterSettle", focusMarked);
+  // After a swap, bring the message the server marked (data-focus) into view, focus it and mark it
+  // (.landed) until another lands. A page opened at a message (?at=, "Last") shows it mid-window; a
+  // swap moves the page as little as it can: a moved message appears where it was dropped.
+  var landingTop = null; // where in the window the next marked row should appear (px), if known
+  document.addEventListener("htmx:afterSettle", function () { focusMarked("nearest"); landingTop = null; });
   document.addEventListener("DOMContentLoaded", function () {
-    if (!location.hash) focusMarked();
+    if (!location.hash) focusMarked("center");
     var d = detail();
     if (d && location.hash.indexOf("#message-") === 0) {
       var el = document.querySelector(location.hash);
-      if (el) { el.focus({ preventScroll: true }); }
+      if (el) { el.focus({ preventScroll: true }); land(el); }
     }
   });
-  function focusMarked() {
+  function land(el) {
+    document.querySelectorAll("li.msg.landed").forEach(function (r) { r.classList.remove("landed"); });
+    el.classList.add("landed");
+  }
+  function focusMarked(block) {
     var el = document.querySelector("[data-focus]");
     if (!el) return;
     el.removeAttribute("data-focus");
     var field = el.querySelector("textarea, button.danger, input[type=number]");
     (field || el).focus({ preventScroll: true });
-    el.scrollIntoView({ block: "nearest" });
+    land(el);
+    if (landingTop !== null) {
+      window.scrollBy(0, el.getBoundingClientRect().top - landingTop);
+      landingTop = null;
+    }
+    el.scrollIntoView({ block: block });
   }
+
+  // A truncate/prune preview ends with its confirm button: bring that into view (in the tools column,
+  // which scrolls on its own at two columns), without focusing it, so Enter never confirms by accident.
+  document.addEventListener("htmx:afterSettle", function (ev) {
+    var preview = ev.target.id === "bulk-preview" ? ev.target : null;
+    if (!preview) return;
+    var last = preview.querySelector("form, .error, .muted") || preview;
+    last.scrollIntoView({ block: "nearest" });
+  });
 
   // ------------------------------------------------------------ drag and drop
   var dragFrom = null;
@@ -86,6 +107,7 @@
     var to = from < target ? (side === "above" ? target - 1 : target) : (side === "above" ? target : target + 1);
     clearDrop();
     if (to === from || isNaN(to)) return;
+    landingTop = row.getBoundingClientRect().top;
     move(dragFrom, to);
   });
   function move(row, to) {

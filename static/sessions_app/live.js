@@ -203,6 +203,17 @@
     requestAnimationFrame(again);
     setTimeout(again, 250);
   });
+  /* "Messages #a–#b of N" says what the list shows: after live rows, a snapshot or a loaded chunk. */
+  function syncRange() {
+    var label = document.getElementById("window-range"), l = list(), r = root();
+    if (!label || !l || !r) return;
+    var rows = l.querySelectorAll(":scope > li[data-index]"), count = Number(r.dataset.count);
+    label.textContent = "Messages " + (rows.length && count
+      ? "#" + rows[0].dataset.index + "–#" + rows[rows.length - 1].dataset.index + " of " + count.toLocaleString("en-US")
+      : "(none)");
+  }
+  document.addEventListener("htmx:wsAfterMessage", syncRange);
+  document.addEventListener("htmx:afterSettle", syncRange);
   document.addEventListener("htmx:afterSwap", function (e) {
     var feed = document.querySelector("[data-live-feed='list']");
     if (feed && e.target.id === "session-table") listHello(feed); // a search or another page

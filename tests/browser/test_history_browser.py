@@ -67,9 +67,14 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert "Classify: refund please" in first.inner_text("#message-page")
     assert "10 prompt + 5 completion = 15 tokens" in first.inner_text(".state-summary")
 
-    first.click("button.restore")
+    first.click("a.restore")  # asks first, showing what the restore will change
+    first.wait_for_url(re.compile(r"/history/v2/restore/"))
+    assert "2 added · 0 removed · 0 changed" in first.inner_text(".diff-summary")
+    assert s.version() == 3
+    first.click("button:has-text('Restore v2 as v4')")
     first.wait_for_url(re.compile(rf"/sessions/{s.id}/$"))
     assert "Restored version 2 as v4." in first.inner_text(".flash")
+    assert first.locator(".flash a:text-is('Undo')").is_visible()
     assert first.inner_text("#session-header .version") == "v4"
     assert "Classify: refund please" in first.inner_text("main")
     assert s.version() == 4 and s.len() == 3
@@ -89,7 +94,7 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     first.click("button.undo")  # undoes the restore: v5
     first.wait_for_url(re.compile(rf"/sessions/{s.id}/$"))
     assert "Classify: refund please" not in first.inner_text("main")
-    second.click("button.restore")
+    second.click("a.restore")
     second.wait_for_load_state()
     assert "This session changed (v4 → v5)" in second.inner_text("[role=alert]")
     assert s.version() == 5

@@ -29,7 +29,10 @@ SHOTS = [
     ("detail-1280.png", "detail", 1280, 1000, "light", False),
     ("detail-1280-dark.png", "detail", 1280, 1000, "dark", False),
     ("detail-phone.png", "detail", 390, 844, "light", False),
-    ("detail-truncate-preview-1280.png", "preview", 1280, 1000, "light", False),
+    ("detail-truncate-preview-1280.png", "preview", 1280, 800, "light", False),
+    ("detail-truncate-preview-phone.png", "preview", 390, 844, "light", False),
+    ("detail-conflict-1280.png", "conflict", 1280, 800, "light", False),
+    ("history-restore-1280.png", "restore", 1280, 800, "light", False),
 ]
 
 
@@ -115,14 +118,46 @@ class Command(BaseCommand):
                     ]
                 )
                 page = context.new_page()
-                page.goto(f"{base}/" if which == "list" else detail)
+                page.goto(
+                    {
+                        "list": f"{base}/",
+                        "restore": f"{detail}history/v{max(0, session.version - 2)}/restore/",
+                    }.get(which, detail)
+                )
                 if which == "preview":
                     page.click("summary:has-text('Truncate or prune')")
                     page.fill("input[name=keep_first]", "1")
                     page.fill("input[name=keep_last]", "4")
                     page.click("button:has-text('Preview truncate')")
                     page.wait_for_selector("#bulk-preview .preview-summary")
+                    # The preview scrolls its confirm button into view (static/sessions_app/app.js).
+                    page.wait_for_function(
+                        "() => { const end = document.querySelector("
+                        "'#bulk-preview form, #bulk-preview .muted');"
+                        " return end.getBoundingClientRect().bottom <= innerHeight + 1; }"
+                    )
+                elif which == "conflict" and session.version > 0 and session.message_count > 1:
+                    self._conflict(page)
                 page.screenshot(path=str(out / name), full_page=full)
                 context.close()
                 self.stdout.write(f"wrote {out / name}")
             browser.close()
+
+    @staticmethod
+    def _conflict(page) -> None:  # noqa: ANN001
+        """An edit saved from a page one version behind: the 409 keeps the typed text. Nothing is written
+        (the page claims the version before the current one, so the server refuses the save)."""
+        row = page.locator("li.msg").nth(1)
+        row.locator("a[data-mode=edit]").click()
+        editor = row.locator("textarea[name=content]")
+        editor.fill("My rewrite of this message, typed while someone else changed the session.")
+        page.evaluate(
+            """() => { const d = document.getElementById('session-detail');
+                       const older = String(Number(d.dataset.version) - 1);
+                       d.dataset.version = older;
+                       const fields = document.querySelectorAll('input[name=expected_version]');
+                       for (const field of fields) field.value = older;
+                     }"""
+        )
+        row.locator("form.editor button[type=submit]").click()
+        page.wait_for_selector(".conflict-edit")
