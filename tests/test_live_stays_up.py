@@ -12,6 +12,7 @@ import asyncio
 import time
 
 import pytest
+from django.db import connection
 
 from sessions_app.services import SessionService
 from tests.live_servers import Daphne
@@ -75,8 +76,11 @@ def test_watchers_on_two_processes_stay_connected_idle_and_under_writes(settings
                 result = await soak.settle()
 
                 def deactivate() -> None:
-                    leaver.is_active = False
-                    leaver.save()
+                    try:
+                        leaver.is_active = False
+                        leaver.save()
+                    finally:
+                        connection.close()  # this worker thread's own: the test database must be dropped
 
                 await asyncio.to_thread(deactivate)
                 deadline = time.monotonic() + 10
