@@ -10,6 +10,30 @@
   function rowOf(el) { return el && el.closest ? el.closest("li.msg") : null; }
   function version() { var d = detail(); return d ? d.dataset.version : ""; }
 
+  // A partial request that meets a server fault (5xx, not swapped: see htmx-config in base.html) or no
+  // server at all would otherwise change nothing on screen: say so, and what to do. The next answered
+  // request hides it.
+  function requestError(text) {
+    var el = document.getElementById("request-error");
+    if (!el) return;
+    el.textContent = text;
+    el.hidden = !text;
+  }
+  document.addEventListener("htmx:responseError", function (ev) {
+    var xhr = ev.detail.xhr;
+    var wait = xhr.getResponseHeader("Retry-After");
+    requestError(xhr.status === 503
+      ? "The database cannot be reached right now; nothing was changed. Try again " +
+        (wait ? "in " + wait + " s." : "shortly.")
+      : "The server failed on this request (" + xhr.status + "). Reload the page to see what is stored now.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    requestError("The server could not be reached; nothing was sent. Check the connection and try again.");
+  });
+  document.addEventListener("htmx:afterRequest", function (ev) {
+    if (ev.detail.successful) requestError("");
+  });
+
   // Row links (Edit, + above, + below, Remove) swap just their row; the href is the no-JS fallback.
   document.addEventListener("click", function (ev) {
     var link = ev.target.closest && ev.target.closest("a[data-mode]");

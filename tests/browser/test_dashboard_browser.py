@@ -180,3 +180,34 @@ def test_insert_below_and_remove_with_confirmation(signed_in, convo):
     confirm.click()
     expect(page.locator("#session-detail")).to_have_attribute("data-count", "5")
     assert "A note from the operator." not in contents(convo)
+
+
+def test_a_server_fault_on_a_partial_request_is_said_and_cleared_by_the_next_answer(signed_in, convo):
+    """htmx does not swap a 5xx (base.html's htmx-config): without the notice an append that met a 503
+    would change nothing on screen. The 503 is the server's answer while the database is down
+    (tests/test_fault_postgres.py); here the browser is given it for this one request."""
+    page = signed_in
+    open_detail(page, convo)
+    notice = page.locator("#request-error")
+    expect(notice).to_be_hidden()
+    append_path = f"**/sessions/{convo.id}/append/"
+    page.route(
+        append_path,
+        lambda route: route.fulfill(status=503, headers={"Retry-After": "5"}, body="unavailable"),
+    )
+    page.fill("#append-content", "Sent while the database is down.")
+    page.click("#append-form button[type=submit]")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_text(
+        "The database cannot be reached right now; nothing was changed. Try again in 5 s."
+    )
+    assert page.locator("#append-content").input_value() == "Sent while the database is down."  # kept
+    page.unroute(append_path)
+    page.route(append_path, lambda route: route.abort())
+    page.click("#append-form button[type=submit]")
+    expect(notice).to_contain_text("The server could not be reached; nothing was sent.")
+    page.unroute(append_path)
+    page.click("#append-form button[type=submit]")
+    expect(page.locator("#session-detail")).to_have_attribute("data-count", "6")
+    expect(notice).to_be_hidden()
+    assert contents(convo)[-1] == "Sent while the database is down."
