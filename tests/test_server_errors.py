@@ -104,3 +104,18 @@ def test_only_errors_of_reaching_the_database_count_as_unavailable(tmp_path):
     except OperationalError as wrapped:
         assert not database_unavailable(wrapped)
     assert not database_unavailable(ZeroDivisionError())
+
+
+def test_the_openapi_document_lists_the_server_fault_answers_of_every_operation():
+    from sessions_app.api.schema import openapi_document
+
+    document = openapi_document()
+    operations = [op for path in document["paths"].values() for op in path.values() if "responses" in op]
+    assert operations
+    for operation in operations:
+        responses = operation["responses"]
+        assert {"500", "503"} <= set(responses), operation.get("operationId")
+        assert "Retry-After" in responses["503"]["headers"]
+        assert responses["503"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }

@@ -235,6 +235,12 @@ ERRORS: dict[str, Any] = {
         "Rate limit of this API key exceeded",
         {"Retry-After": {"schema": {"type": "integer"}, "required": True, "description": "seconds"}},
     ),
+    # Server faults (sessions_app/server_errors.py), in the same error shape as every client mistake.
+    "500": _error("The server failed on this request (logged); a write may or may not have been applied"),
+    "503": _error(
+        "The database cannot be reached right now (error database_unavailable); nothing was changed",
+        {"Retry-After": {"schema": {"type": "integer"}, "required": True, "description": "seconds"}},
+    ),
 }
 BODY_ERRORS: dict[str, Any] = {
     "413": _error("Body larger than ZYN_API_MAX_BODY_BYTES"),
