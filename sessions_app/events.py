@@ -33,12 +33,48 @@ def session_changed_event(session_id: object, version: int, op: str) -> dict[str
 def send_event_on_commit(event: dict[str, Any]) -> None:
     """Publish ``event`` once the surrounding transaction commits; never on rollback.
 
-    ``robust=True``: a broken channel layer is logged and never fails a committed write.
+    ``robust=True`` and publish's own handling: a broken channel layer never fails a committed write.
     """
     transaction.on_commit(lambda: publish(event), robust=True)
 
 
+class _LayerHealth:
+    """Logs a channel-layer outage once (with its cause) and its end once, not a traceback per write:
+    while Redis is down every write still commits and watchers resync when it is back."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self) -> None:
+        if not self.down:
+            self.down = True
+            logger.warning(
+                "the channel layer cannot be reached: writes go on, live watchers miss their events "
+                "until it is back (then they resync)",
+                exc_info=True,
+            )
+        else:
+            logger.debug("channel layer still unreachable", exc_info=True)
+
+    def sent(self) -> None:
+        if self.down:
+            self.down = False
+            logger.info("the channel layer is reachable again: live events are published")
+
+
+_health = _LayerHealth()
+
+
 def publish(event: dict[str, Any]) -> None:
+    try:
+        _send(event)
+    except Exception:  # any failure of the layer: the write has committed already
+        _health.failed()
+    else:
+        _health.sent()
+
+
+def _send(event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
