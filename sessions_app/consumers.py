@@ -17,10 +17,14 @@ import contextlib
 import json
 import logging
 import random
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth import get_user_model
 
 from sessions_app import live
@@ -42,8 +46,17 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def _fresh_level(user_id: int) -> str | None:
-    user = get_user_model().objects.filter(pk=user_id).first()
+def _fresh_level(user_id: int, session_key: str | None) -> str | None:
+    """The socket's level now, or None when it must close: the user was deactivated or lost the
+    permission, or its login session ended (signed out, expired, password changed: the same checks as
+    Django's auth.get_user on a fresh read of the session)."""
+    if session_key is None:  # a socket authenticated without a login session (none in production)
+        user = get_user_model().objects.filter(pk=user_id).first()
+    else:
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = auth.get_user(SimpleNamespace(session=store))
+        if user.pk != user_id:
+            return None
     return None if user is None else live.level_of(user)
 
 
@@ -148,8 +161,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def tick(self) -> None:
         # Shared by the process's sockets of this user for half a period (a deactivation also closes
         # them at once: user_deactivated).
+        session_key = getattr(self.scope.get("session"), "session_key", None)
         level = await live.shared_check(
-            ("level", self.user_id), live.tick_seconds() / 2, _fresh_level, self.user_id
+            ("level", self.user_id, session_key),
+            live.tick_seconds() / 2,
+            _fresh_level,
+            self.user_id,
+            session_key,
         )
         if level is None:
             await self.refuse()

@@ -337,6 +337,30 @@ async def test_periodic_check_closes_sockets_of_users_deactivated_without_signal
     await detail.disconnect()
 
 
+async def test_periodic_check_closes_sockets_whose_login_session_ended(session, db_user_editor, monkeypatch):
+    """Signing out (or the login session expiring) closes the sockets it opened, not only refuses the next."""
+    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    signed_out_cookie, other_cookie = (
+        await db(session_cookie)(db_user_editor),
+        await db(session_cookie)(db_user_editor),
+    )
+    signed_out = await open_detail(session, signed_out_cookie)
+    still_in = await open_detail(session, other_cookie)
+    from django.contrib.sessions.models import Session as LoginSession
+
+    await db(lambda: LoginSession.objects.filter(session_key=signed_out_cookie).delete())()  # as logout does
+    assert await closed_with(signed_out) == 4403
+    await signed_out.disconnect()
+    # The same user's other login keeps its socket: the check is per login session, not per user.
+    from sessions_app.consumers import _fresh_level
+
+    assert await db(_fresh_level)(db_user_editor.pk, other_cookie) is not None
+    assert await db(_fresh_level)(db_user_editor.pk, signed_out_cookie) is None
+    await db(session.append)("user", "the other login still watches")
+    assert (await frames_until(still_in, "delta")).version == await db(session.version)()
+    await still_in.disconnect()
+
+
 async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
     session, editor_cookie, monkeypatch
 ):
