@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 
 import pytest
 from django.test import Client
@@ -330,6 +331,23 @@ def test_export_names_each_session_once_and_re_imports_into_an_empty_database(wr
     assert {
         i: (SessionService(i).row().name, SessionService(i).messages()) for i in imported.json()["ids"]
     } == expected
+
+
+def test_a_jsonl_import_keeps_line_separators_that_json_strings_hold_raw(write_key):
+    """Before: the API split the body with str.splitlines, so a record whose content held a raw U+2028,
+    U+2029 or U+0085 (valid JSON, written so by other tools) became two broken lines."""
+    content = "one\u2028two\u2029three\x85four"
+    record = {
+        "id": str(uuid.uuid4()),
+        "name": "raw",
+        "metadata": {},
+        "messages": [{"role": "user", "content": content}],
+    }
+    text = json.dumps(record, ensure_ascii=False) + "\n"
+    assert "\u2028" in text  # raw in the file, not escaped
+    imported = call("POST", "/import?format=jsonl", text, key=write_key, CONTENT_TYPE="application/x-ndjson")
+    assert imported.status_code == 201, imported.content
+    assert SessionService(record["id"]).messages() == [Message("user", content)]
 
 
 @pytest.mark.parametrize(

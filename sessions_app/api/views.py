@@ -6,6 +6,7 @@ API mirrors SessionService one to one; the reply to a write is ``{"version": <ne
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -333,7 +334,12 @@ def import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_import", f"the body is not UTF-8 (byte {exc.start})") from None
     result = transfer.import_sessions(
-        text.splitlines(keepends=True), fmt, skip_invalid=skip_invalid == "true", actor=caller.actor
+        # Lines end at "\n" only: str.splitlines would also split at U+2028, U+0085 … that JSON strings
+        # may hold raw (files written by other tools), breaking one record in two.
+        io.StringIO(text, newline="\n"),
+        fmt,
+        skip_invalid=skip_invalid == "true",
+        actor=caller.actor,
     )
     return JsonResponse(
         {
