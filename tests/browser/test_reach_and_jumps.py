@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from sessions_app.roles import EDITORS
 from sessions_app.services import Message, SessionService
 
 from .conftest import login_cookie, off_loop
+
+# Waits are locator assertions, not page.wait_for_function: that evaluates a string in the page, which
+# the Content-Security-Policy (no 'unsafe-eval') refuses.
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,18 +70,14 @@ def test_truncate_confirmation_is_reachable_by_mouse_and_keyboard(signed_in, wid
     s = long_session(450)
     confirm = preview_truncate(page, s)
     # The preview brings its confirm button into view, without focusing it.
-    page.wait_for_function(
-        """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
-                      return r.top >= 0 && r.bottom <= innerHeight; }""",
-        arg=confirm,
-    )
+    expect(page.locator(confirm)).to_be_in_viewport(ratio=1)
     assert in_viewport(page, confirm)
     assert page.evaluate("document.activeElement.matches('#bulk-preview button')") is False
     # Scrolling the messages loads more of them; the tools stay where they were (never pushed away).
     page.mouse.move(width / 4, height / 2)
     for loaded in (100, 200):
         page.mouse.wheel(0, 30000)
-        page.wait_for_function(f"document.querySelectorAll('li.msg').length > {loaded}")
+        expect(page.locator("li.msg").nth(loaded)).to_be_attached()
     if width > 900:
         assert in_viewport(page, confirm)
     # By keyboard: Tab from the last tool before it reaches the confirm button, and it is in view.
@@ -88,7 +88,7 @@ def test_truncate_confirmation_is_reachable_by_mouse_and_keyboard(signed_in, wid
     # And by mouse: a real click at its place confirms.
     box = page.locator(confirm).bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.getElementById('session-detail').dataset.count === '6'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-count", "6")
     assert off_loop(s.len) == 6
 
 
@@ -107,7 +107,7 @@ def test_jump_to_an_index_lands_it_in_the_middle_of_the_window_and_marks_it(sign
     page.goto(f"/sessions/{s.id}/")
     page.fill("#jump-at", "950")
     page.press("#jump-at", "Enter")
-    page.wait_for_function("document.activeElement.id === 'message-950'")
+    expect(page.locator("#message-950")).to_be_focused()
     row_id, middle = focused_row_band(page)
     assert row_id == "message-950" and 0.25 < middle < 0.75, middle
     assert "landed" in page.get_attribute("#message-950", "class")
@@ -119,7 +119,7 @@ def test_last_opens_at_the_newest_message(signed_in):
     s = long_session(1000)
     page.goto(f"/sessions/{s.id}/")
     page.click(".window-nav a:has-text('Last')")
-    page.wait_for_function("document.activeElement.id === 'message-999'")
+    expect(page.locator("#message-999")).to_be_focused()
     assert in_viewport(page, "#message-999 .msg-head")
     assert "landed" in page.get_attribute("#message-999", "class")
 
@@ -138,9 +138,9 @@ def test_drag_and_drop_keeps_the_page_in_place_and_marks_the_moved_message(signe
     before = page.evaluate("document.getElementById('message-149').getBoundingClientRect().top")
     # Onto the top half of #149: the message lands above it, at index 149.
     source.drag_to(target, target_position={"x": 40, "y": 3})
-    page.wait_for_function(f"document.getElementById('session-detail').dataset.version === '{v + 1}'")
+    expect(page.locator("#session-detail")).to_have_attribute("data-version", str(v + 1))
     assert off_loop(lambda: s.at(149).content).startswith("message 152.")
-    page.wait_for_function("document.activeElement.id === 'message-149'")
+    expect(page.locator("#message-149")).to_be_focused()
     assert "message 152." in page.locator("#message-149").inner_text()
     assert "landed" in page.get_attribute("#message-149", "class")
     assert in_viewport(page, "#message-149 .msg-head")
