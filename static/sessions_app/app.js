@@ -15,7 +15,15 @@
   // request hides it.
   function requestError(text) {
     var el = document.getElementById("request-error");
-    if (!el) return;
+    if (!el) {
+      if (!text) return;
+      // Made on first use: the page has no empty alert for assistive technology (or tests) to find.
+      el = document.createElement("div");
+      el.id = "request-error";
+      el.className = "banner error request-error";
+      el.setAttribute("role", "alert");
+      document.body.appendChild(el);
+    }
     el.textContent = text;
     el.hidden = !text;
   }
