@@ -30,6 +30,16 @@ view_required = permission_required("sessions_app.view_session", raise_exception
 change_required = permission_required("sessions_app.change_session", raise_exception=True)
 
 
+def _diff_context(session: models.Session, result: history.VersionDiff) -> dict[str, object]:
+    """What the diff partials show of ``result``: its first DIFF_ENTRIES_SHOWN entries and how many more."""
+    return {
+        "session": session,
+        "diff": result,
+        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
+        "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
+    }
+
+
 def _session(session_id: uuid.UUID) -> models.Session:
     return get_object_or_404(models.Session, pk=session_id)
 
@@ -118,13 +128,7 @@ def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    context = {
-        "session": session,
-        "diff": result,
-        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
-        "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
-        "session_url": session_page_url(session),
-    }
+    context = {**_diff_context(session, result), "session_url": session_page_url(session)}
     return render(request, "sessions_app/history_diff.html", context)
 
 
@@ -174,13 +178,7 @@ def _restore_confirmation(request: HttpRequest, session: models.Session, version
         result = history.diff_versions(session.pk, session.version, version)
     except SessionError as exc:
         return _error(request, session, exc)
-    context = {
-        "session": session,
-        "diff": result,
-        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
-        "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
-        "conflict": conflict,
-    }
+    context = {**_diff_context(session, result), "conflict": conflict}
     return render(request, "sessions_app/history_restore.html", context)
 
 
