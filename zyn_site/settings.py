@@ -147,13 +147,15 @@ def redis_channel_layer(url: str) -> dict:
     """The channels-redis layer on ``url`` (also used by tests that start their own redis-server)."""
     from channels_redis.core import RedisChannelLayer
 
+    from zyn_site.redis_layer import connection_options
+
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
-                        "address": url,
+                        **connection_options(url),  # its writes stop when cancelled: see that module
                         # Each process reads its channels with BZPOPMIN blocking up to brpop_timeout (5 s).
                         # redis-py 8 defaults every read to a 5 s socket timeout, which raced that read and
                         # closed an idle socket with 1011 ("Timeout reading from …") every few seconds. A
