@@ -6,8 +6,8 @@ and redlines renders its own HTML with inline styles, which the CSP and the temp
 
 Any stored text is accepted: the unchanged start and end are cut off at character level first (a one-word
 edit of a 1 MB message compares a few words), and a changed middle longer than MAX_TOKENS words, or more than
-a page's ``budget``, is not compared at all (``too_long``): SequenceMatcher is quadratic at worst, ~30 ms at
-2,000 tokens of a small vocabulary.
+a page's ``budget``, is not compared at all (``too_long``): SequenceMatcher is quadratic at worst, ~45 ms at
+2,000 tokens of a small vocabulary (0.5 s at 4,000).
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-MAX_TOKENS = 2_000  # per side of the changed middle
+MAX_TOKENS = 2_000  # per side of the changed middle (words, spaces and marks: ~1,000 words)
 MAX_MIDDLE_CHARS = 40_000  # a middle longer than this is not even split into words
-PAGE_BUDGET = 20_000  # tokens compared for one page (50 history entries or 500 diff entries)
-CONTEXT_TOKENS = 6  # unchanged words kept on each side of a change when folded
+PAGE_BUDGET = 12_000  # tokens compared for one page (50 history entries or 500 diff entries)
+CONTEXT_TOKENS = 10  # unchanged tokens (~5 words) kept on each side of a change when folded
 FOLD_CHARS = 400  # a diff whose text is longer than this is shown folded
 FOLDED_PIECE_CHARS = 200  # a deleted/inserted run longer than this is cut in the folded view
 BOUNDARY_WINDOW = 200  # how far a cut moves back to a word boundary
 _CHUNK = 65_536
 
-# A word with the white space after it, one punctuation mark with the white space after it, or leading space.
-_TOKEN = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")
-_LAST_NON_WORD = re.compile(r"(?s).*\W")
-_NON_WORD = re.compile(r"\W")
+# A word (or a number such as 1,284.50), a run of white space, or one punctuation mark. White space is
+# common enough for autojunk to skip it as a seed, but matches still extend over it.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+|\s+|[^\w\s]")
+_LAST_ANCHOR = re.compile(r"(?s).*\s(?=\S)")
+_WORD = re.compile(r"\w")
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,6 @@ class WordDiff:
     too_long: bool = False
     old_chars: int = 0  # length of the changed middle, old side (for the too-long summary)
     new_chars: int = 0
-    deleted_words: int = 0
-    inserted_words: int = 0
     folded: tuple[Piece, ...] = field(default=())  # empty when the whole diff is short enough to show
 
     @property
@@ -85,28 +84,43 @@ def _common_suffix(a: str, b: str) -> int:
     return _common_prefix(a[::-1], b[::-1])
 
 
+def _anchor(text: str, at: int) -> int | None:
+    """A token start before ``at`` found without tokenizing from the beginning: 0, or the first character
+    after white space."""
+    start = max(0, at - BOUNDARY_WINDOW)
+    found = _LAST_ANCHOR.match(text, start, at)
+    return found.end() if found else (0 if start == 0 else None)
+
+
+def _token_starts(text: str, anchor: int, low: int, high: int) -> list[int]:
+    """Where tokens start in ``low..high`` (the end of ``text`` counts), tokenizing from ``anchor``."""
+    starts = []
+    for token in _TOKEN.finditer(text, anchor):
+        if token.start() > high:
+            return starts
+        if token.start() >= low:
+            starts.append(token.start())
+    return [*starts, len(text)] if low <= len(text) <= high else starts
+
+
 def _prefix_cut(old: str, new: str, prefix: int) -> int:
-    """The end of the shared start, moved back to just after a non-word character if it splits a word."""
-    if not (_inside_word(old, prefix) or _inside_word(new, prefix)):
+    """The end of the shared start, moved back to where a token starts in both texts (no word split)."""
+    anchor = _anchor(old, prefix)  # the same in new: the texts agree before ``prefix``
+    if anchor is None:  # no white space just before: cut where the texts part
         return prefix
-    start = max(0, prefix - BOUNDARY_WINDOW)
-    found = _LAST_NON_WORD.match(old, start, prefix)
-    return found.end() if found else start
+    in_new = set(_token_starts(new, anchor, anchor, prefix))
+    return max(start for start in _token_starts(old, anchor, anchor, prefix) if start in in_new)
 
 
 def _suffix_cut(old: str, new: str, suffix: int) -> int:
-    """Where the shared end starts in ``old``, moved forward to a non-word character if it splits a word."""
-    start = len(old) - suffix
-    if not (_inside_word(old, start) or _inside_word(new, len(new) - suffix)):
+    """Where the shared end starts in ``old``, moved forward to where a token starts in both texts."""
+    start, shift = len(old) - suffix, len(new) - len(old)
+    anchor_old, anchor_new = _anchor(old, start), _anchor(new, start + shift)
+    if anchor_old is None or anchor_new is None:
         return start
-    end = min(len(old), start + BOUNDARY_WINDOW)
-    found = _NON_WORD.search(old, start, end)
-    return found.start() if found else end
-
-
-def _inside_word(text: str, at: int) -> bool:
-    """Whether a cut at ``at`` splits a run of word characters."""
-    return 0 < at < len(text) and not _NON_WORD.match(text, at - 1) and not _NON_WORD.match(text, at)
+    end = start + BOUNDARY_WINDOW
+    in_new = {at - shift for at in _token_starts(new, anchor_new, start + shift, end + shift)}
+    return next((at for at in _token_starts(old, anchor_old, start, end) if at in in_new), start)
 
 
 class WordDiffer:
@@ -131,21 +145,13 @@ class WordDiffer:
             return too_long
         self.budget -= len(a) + len(b)
         pieces: list[Piece] = []
-        deleted = inserted = 0
         _add(pieces, "same", old[:prefix])
-        # autojunk stays on: without it a small vocabulary makes the match quadratic (5 s at 4,000 tokens).
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b).get_opcodes():
-            if tag == "equal":
-                _add(pieces, "same", "".join(a[i1:i2]))
-                continue
-            removed, added = "".join(a[i1:i2]), "".join(b[j1:j2])
-            # "brown " → "red ": the space after both words is not part of the change.
-            space = _common_space_suffix(removed, added) if removed and added else 0
-            _add(pieces, "deleted", removed[: len(removed) - space])
-            _add(pieces, "inserted", added[: len(added) - space])
-            _add(pieces, "same", added[len(added) - space :] if space else "")
-            deleted += i2 - i1
-            inserted += j2 - j1
+        for unchanged, old_part, new_part in _merged_changes(a, b):
+            if unchanged:
+                _add(pieces, "same", old_part)
+            else:
+                _add(pieces, "deleted", old_part)
+                _add(pieces, "inserted", new_part)
         _add(pieces, "same", old[old_end:])
         result = tuple(pieces)
         length = sum(len(p.text) for p in result)
@@ -153,8 +159,6 @@ class WordDiffer:
             pieces=result,
             old_chars=len(middle_old),
             new_chars=len(middle_new),
-            deleted_words=deleted,
-            inserted_words=inserted,
             folded=_fold(result) if length > FOLD_CHARS else (),
         )
 
@@ -164,11 +168,22 @@ def word_diff(old: str, new: str) -> WordDiff:
     return WordDiffer().diff(old, new)
 
 
-def _common_space_suffix(a: str, b: str) -> int:
-    count = 0
-    while count < min(len(a), len(b)) - 1 and a[-1 - count] == b[-1 - count] and a[-1 - count].isspace():
-        count += 1
-    return count
+def _merged_changes(a: list[str], b: list[str]) -> list[tuple[bool, str, str]]:
+    """(unchanged, old, new) text runs. An unchanged run between two changes that holds no word (a space,
+    a quote) joins them, so "a b" → "c d" reads as one change, not two."""
+    # autojunk stays on: without it a small vocabulary makes the match quadratic (5 s at 4,000 tokens).
+    opcodes = difflib.SequenceMatcher(None, a, b).get_opcodes()
+    runs: list[tuple[bool, str, str]] = []
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        old_part, new_part = "".join(a[i1:i2]), "".join(b[j1:j2])
+        between = 0 < index < len(opcodes) - 1
+        if tag == "equal" and not (between and not _WORD.search(old_part)):
+            runs.append((True, old_part, old_part))
+        elif runs and not runs[-1][0]:
+            runs[-1] = (False, runs[-1][1] + old_part, runs[-1][2] + new_part)
+        else:
+            runs.append((False, old_part, new_part))
+    return runs
 
 
 def _add(pieces: list[Piece], kind: str, text: str) -> None:

@@ -28,6 +28,10 @@ def test_seed_demo_builds_realistic_sessions_once():
         answers = [m.content for m in s.messages() if m.role == "assistant"]
         assert answers and all(isinstance(json.loads(a), dict) for a in answers)  # JSON-shaped like synapses
         assert s.events()[-1].version == s.version()
+    # A person's correction of an answer, so the history shows a word diff (docs/screenshots/history-diff).
+    edits = [e for row in rows for e in SessionService(row.id).events() if e.op == "replace"]
+    assert edits and all(e.actor == "operator" for e in edits)
+    assert all('"reviewed_by": "operator"' in e.args["content"] for e in edits)
     out = io.StringIO()
     call_command("seed_demo", count=4, big=60, stdout=out, stderr=io.StringIO())
     assert "already present" in out.getvalue() and Session.objects.count() == 4

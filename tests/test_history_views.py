@@ -217,8 +217,8 @@ def test_an_edit_of_markup_is_escaped_inside_the_diff(viewer):
     s.replace(0, Message("system", "<img src=x onerror=alert(2)> keep"))
     html = viewer.get(url("list", s)).content.decode()
     assert "<script>alert" not in html and "<img src=x" not in html
-    assert "&lt;<del>script&gt;</del><ins>img src=x onerror=</ins>alert(<del>1</del><ins>2</ins>)" in html
-    assert "<del>&lt;/script</del>&gt; keep" in html
+    assert "&lt;<del>script&gt;</del><ins>img src=x onerror=</ins>alert(" in html
+    assert "<del>1)&lt;/script</del><ins>2)</ins>&gt; keep" in html
     assert "replaced message 0 (user → system)" in html
 
 

@@ -59,11 +59,21 @@ def test_a_one_word_edit_is_shown_as_that_word():
         ("same", " fox jumps"),
     ]
     # A cut never splits a word: "cart" → "cat" is one word replaced, not "ca" + "rt" → "t".
-    assert [p.kind for p in word_diff.word_diff("a cart here", "a cat here").pieces] == [
-        "same",
-        "deleted",
-        "inserted",
-        "same",
+    assert [p.text for p in word_diff.word_diff("a cart here", "a cat here").pieces] == [
+        "a ",
+        "cart",
+        "cat",
+        " here",
+    ]
+    # Words next to each other change as one run; unchanged words between changes stay.
+    assert [(p.kind, p.text) for p in word_diff.word_diff("x a b y c z", "x c d y e z").pieces] == [
+        ("same", "x "),
+        ("deleted", "a b"),
+        ("inserted", "c d"),
+        ("same", " y "),
+        ("deleted", "c"),
+        ("inserted", "e"),
+        ("same", " z"),
     ]
 
 
@@ -98,8 +108,8 @@ def test_a_one_word_edit_of_a_huge_text_is_still_compared():
 
 
 def test_a_page_has_one_budget_of_compared_words():
-    differ = WordDiffer(budget=1_000)
-    a, b = " ".join(["a"] * 400), " ".join(["b"] * 400)
-    assert not differ.diff(a, b).too_long  # 800 tokens compared
-    assert differ.diff(a, b).too_long  # 800 more would pass the page's budget
+    differ = WordDiffer(budget=1_500)
+    a, b = " ".join(["a"] * 300), " ".join(["b"] * 300)
+    assert not differ.diff(a, b).too_long  # 1,198 tokens (words and spaces) compared
+    assert differ.diff(a, b).too_long  # 1,198 more would pass the page's budget
     assert not differ.diff("small change", "small edit").too_long
