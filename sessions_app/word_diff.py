@@ -5,7 +5,7 @@ uses for message lists (history.diff). diff-match-patch diffs characters (words 
 and redlines renders its own HTML with inline styles, which the CSP and the templates keep out.
 
 Any stored text is accepted: the unchanged start and end are cut off at character level first (a one-word
-edit of a 1 MB message compares a few words), and a changed middle longer than MAX_TOKENS words, or more than
+edit of a 1 MB message compares a few words), and a changed middle over MAX_TOKENS tokens, or more than
 a page's ``budget``, is not compared at all (``too_long``): SequenceMatcher is quadratic at worst, ~45 ms at
 2,000 tokens of a small vocabulary (0.5 s at 4,000).
 """
