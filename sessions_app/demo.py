@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from sessions_app.services import Message, SessionService, TokenUsage
 
@@ -86,6 +87,10 @@ def _answer(kind: str, subject: str, labels: list[str] | None, rng: random.Rando
     return json.dumps(body, indent=2 if rng.random() < 0.3 else None)
 
 
+def _reviewed(answer: str) -> str:
+    return re.sub(r'"confidence": [0-9.]+', '"confidence": 1.0, "reviewed_by": "operator"', answer, count=1)
+
+
 def _usage(rng: random.Random) -> TokenUsage:
     prompt, completion = rng.randint(120, 900), rng.randint(20, 240)
     return TokenUsage(prompt=prompt, completion=completion, total=prompt + completion)
@@ -116,6 +121,10 @@ def seed(count: int = 20, big: int = 10_000, seed_value: int = 7, progress=None)
         for _ in range(exchanges // 2):
             prompt, answer, usage = exchange(rng, program)
             s.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
+        if exchanges >= 4:
+            # A person checked the last answer: the history shows an edit as a word diff.
+            last = s.len() - 1
+            s.replace(last, Message("assistant", _reviewed(s.at(last).content)), actor="operator")
         made.append(s)
         if progress:
             progress(1)

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from django.test.testcases import LiveServerThread
 
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionEvent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]
@@ -33,6 +33,7 @@ SHOTS = [
     ("detail-truncate-preview-phone.png", "preview", 390, 844, "light", False),
     ("detail-conflict-1280.png", "conflict", 1280, 800, "light", False),
     ("history-restore-1280.png", "restore", 1280, 800, "light", False),
+    ("history-diff-1280.png", "history", 1280, 800, "light", False),
 ]
 
 
@@ -122,6 +123,7 @@ class Command(BaseCommand):
                     {
                         "list": f"{base}/",
                         "restore": f"{detail}history/v{max(0, session.version - 2)}/restore/",
+                        "history": f"{base}/sessions/{self._edited(session).pk}/history/",
                     }.get(which, detail)
                 )
                 if which == "preview":
@@ -136,12 +138,23 @@ class Command(BaseCommand):
                         "'#bulk-preview form, #bulk-preview .muted');"
                         " return end.getBoundingClientRect().bottom <= innerHeight + 1; }"
                     )
+                elif which == "history" and page.locator(".word-diff").count():
+                    page.locator(".word-diff").first.scroll_into_view_if_needed()
                 elif which == "conflict" and session.version > 0 and session.message_count > 1:
                     self._conflict(page)
                 page.screenshot(path=str(out / name), full_page=full)
                 context.close()
                 self.stdout.write(f"wrote {out / name}")
             browser.close()
+
+    @staticmethod
+    def _edited(session: Session) -> Session:
+        """``session``, or else the session edited last: the history shot shows an edit as a word diff."""
+        edits = SessionEvent.objects.filter(op="replace")
+        if edits.filter(session=session).exists():
+            return session
+        last = edits.order_by("-created_at").select_related("session").first()
+        return last.session if last else session
 
     @staticmethod
     def _conflict(page) -> None:  # noqa: ANN001
