@@ -133,11 +133,12 @@ def test_the_detail_page_draws_the_chart_for_any_number_of_exchanges(exchanges):
     assert page.count('<li style="--p:') == exchanges
     assert len(y_labels(page)) == (5 if exchanges else 0)
     labels = [label for _, label in x_labels(page)]
-    assert labels == {
+    expected = {
         0: [],
         1: ["14:02:11"],
         2: ["#1", "#2"],  # in one second: by number (each bar's tooltip has its time)
         120: [f"#{i + 1}" for i in (0, 24, 48, 71, 95, 119)],
     }[exchanges]
+    assert labels == expected
     if exchanges:
         assert f"{exchanges} exchange" in page and "tokens per exchange" in page
