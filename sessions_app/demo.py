@@ -42,7 +42,43 @@ def _prompt(kind: str, subject: str, labels: list[str] | None) -> str:
         "sentiment": "Analyse the sentiment of the input.",
         "ranking": "Rank the input's urgency from 1 (low) to 5 (critical).",
     }[kind]
-    return f"Task: {task}\n\nInput: {subject}\n\nRespond with JSON only."
+    schema = json.dumps(_schema(kind, labels), indent=2)
+    return f"Task: {task}\n\nInput: {subject}\n\nResponse JSON Schema:\n{schema}\n\nRespond with JSON only."
+
+
+def _schema(kind: str, labels: list[str] | None) -> dict:
+    """The JSON Schema a synapse renders into its prompt for the answer's shape."""
+    number = {"type": "number", "minimum": 0, "maximum": 1}
+    reasons = {"type": "array", "items": {"type": "string"}}
+    properties: dict[str, dict] = {
+        "classification": {
+            "primary": {"type": "string", "enum": labels or []},
+            "secondary": {"type": "string", "enum": labels or []},
+            "confidence": number,
+            "reasoning": reasons,
+        },
+        "binary": {"decision": {"type": "boolean"}, "confidence": number, "reasoning": reasons},
+        "extraction": {
+            "vendor": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "total": {"type": "number"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "due_date": {"type": "string", "format": "date"},
+            "confidence": number,
+        },
+        "sentiment": {
+            "overall": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+            "confidence": number,
+            "scores": {"type": "object", "additionalProperties": number},
+            "emotions": reasons,
+        },
+        "ranking": {
+            "urgency": {"type": "integer", "minimum": 1, "maximum": 5},
+            "confidence": number,
+            "reasoning": reasons,
+        },
+    }[kind]
+    return {"type": "object", "properties": properties, "required": list(properties)[:2]}
 
 
 def _answer(kind: str, subject: str, labels: list[str] | None, rng: random.Random) -> str:

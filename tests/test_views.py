@@ -570,9 +570,11 @@ def test_content_is_escaped_never_html(editor, session):
 def test_json_content_is_pretty_printed_in_a_collapsible_block(editor, session):
     session.append("assistant", '{"primary": "billing", "scores": [1, 2]}')
     body = text(editor.get(url("session_detail", session)))
-    assert (
-        '<details class="json" open><summary>JSON object · 2 keys</summary>'
-        "<pre>{\n  &quot;primary&quot;: &quot;billing&quot;" in body
+    assert (  # longer than 6 lines: folded to its keys (tests/test_density.py)
+        '<details class="fold json"><summary><span class="fold-kind">JSON</span> '
+        '<code class="outline">{ primary, scores }</code> <span class="fold-count">2 keys</span></summary>'
+        '<pre class="hl"><span class="p">{</span>\n<span class="w">  </span><span class="nt">"primary"</span>'
+        in body
     )
 
 
