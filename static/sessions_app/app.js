@@ -22,7 +22,7 @@
       el.id = "request-error";
       el.className = "banner error request-error";
       el.setAttribute("role", "alert");
-      document.body.appendChild(el);
+      (document.querySelector(".toasts") || document.body).appendChild(el);
     }
     el.textContent = text;
     el.hidden = !text;
@@ -41,6 +41,65 @@
   document.addEventListener("htmx:afterRequest", function (ev) {
     if (ev.detail.successful) requestError("");
   });
+
+  // ------------------------------------------------------------ notices after a write
+  // A write's notice ("Message #3 removed · saved as v41 · Undo", sessions_app/notices.py) shows for
+  // NOTICE_MS, never fades while the pointer is on it or focus is in it (NOTICE_AGAIN_MS more once they
+  // leave), and "×" (or Esc inside it) dismisses it at once.
+  var NOTICE_MS = 10000, NOTICE_AGAIN_MS = 5000, FADE_MS = 400;
+  function noticeRegion() { return document.getElementById("notices"); }
+  function heldNotice(n) { return n.matches(":hover") || n.contains(document.activeElement); }
+  function armNotice(n, ms) {
+    clearTimeout(n._fade);
+    n._fade = setTimeout(function () { if (!heldNotice(n)) dismissNotice(n, true); }, ms);
+  }
+  function watchNotice(n) {
+    if (n._watched) return;
+    n._watched = true;
+    var hold = function () { clearTimeout(n._fade); };
+    n.addEventListener("mouseenter", hold);
+    n.addEventListener("focusin", hold);
+    n.addEventListener("mouseleave", function () { if (!heldNotice(n)) armNotice(n, NOTICE_AGAIN_MS); });
+    n.addEventListener("focusout", function (ev) {
+      if (!n.contains(ev.relatedTarget) && !n.matches(":hover")) armNotice(n, NOTICE_AGAIN_MS);
+    });
+    armNotice(n, NOTICE_MS);
+  }
+  function dismissNotice(n, fade) {
+    clearTimeout(n._fade);
+    if (n.contains(document.activeElement)) {
+      // Focus goes back to the message the write landed on, not to the top of the page.
+      var back = document.querySelector("li.msg.landed");
+      if (back) back.focus({ preventScroll: true }); else document.activeElement.blur();
+    }
+    if (!fade || window.matchMedia("(prefers-reduced-motion: reduce)").matches) { n.remove(); return; }
+    n.classList.add("fading");
+    setTimeout(function () { n.remove(); }, FADE_MS);
+  }
+  function watchNotices() {
+    var region = noticeRegion();
+    if (region) region.querySelectorAll(".notice").forEach(watchNotice);
+  }
+  // An htmx write swaps its notice into the region (out of band) and then fires zyn:saved.
+  document.addEventListener("zyn:saved", watchNotices);
+  document.addEventListener("click", function (ev) {
+    var x = ev.target.closest && ev.target.closest("#notices [data-dismiss]");
+    if (!x) return;
+    ev.preventDefault(); // without JavaScript it is a link to this page, which shows the notice no more
+    dismissNotice(x.closest(".notice"), false);
+  });
+  (function announceLoaded() {
+    // Notices in the page as it loaded (after a redirect) are put into the region again a moment later:
+    // screen readers announce what is added to a live region, not what it held when the page loaded.
+    var region = noticeRegion();
+    var present = region ? Array.prototype.slice.call(region.children) : [];
+    if (!present.length) return;
+    region.replaceChildren();
+    setTimeout(function () {
+      present.forEach(function (n) { region.appendChild(n); });
+      watchNotices();
+    }, 100);
+  })();
 
   // Row links (Edit, + above, + below, Remove) swap just their row; the href is the no-JS fallback.
   document.addEventListener("click", function (ev) {
@@ -171,6 +230,8 @@
       return;
     }
     if (ev.key === "Escape") {
+      var notice = ev.target.closest && ev.target.closest("#notices .notice");
+      if (notice) { ev.preventDefault(); dismissNotice(notice, false); return; }
       var open = current();
       var cancel = open && open.querySelector("form a[hx-get]");
       if (cancel) { ev.preventDefault(); cancel.click(); }
