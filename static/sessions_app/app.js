@@ -10,9 +10,9 @@
   function rowOf(el) { return el && el.closest ? el.closest("li.msg") : null; }
   function version() { var d = detail(); return d ? d.dataset.version : ""; }
 
-  // A partial request that meets a server fault (5xx, not swapped: see htmx-config in base.html) or no
-  // server at all would otherwise change nothing on screen: say so, and what to do. The next answered
-  // request hides it.
+  // A partial request that meets a server fault (5xx, not swapped: see htmx-config in base.html), a refusal
+  // that is not a part of this page (below) or no server at all would otherwise change nothing on screen (or
+  // put a whole error page where a row was): say so, and what to do. The next answered request hides it.
   function requestError(text) {
     var el = document.getElementById("request-error");
     if (!el) {
@@ -27,9 +27,36 @@
     el.textContent = text;
     el.hidden = !text;
   }
+  // A 4xx answer is swapped in when it is a part of this page: a form with its error (400) or the fresh
+  // view after a version conflict (409). Any other (a 403 for a viewer whose role was taken away, a 404,
+  // a 405, a body too large) and any whole error page is a refusal: the page stays as it was, and the
+  // request-error notice says what the error page says.
+  function partOfPage(xhr) {
+    return (xhr.status === 400 || xhr.status === 409) && !/^\s*<!doctype/i.test(xhr.responseText || "");
+  }
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var xhr = ev.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500 || partOfPage(xhr)) return;
+    ev.detail.shouldSwap = false;
+    ev.detail.isError = true; // htmx then fires htmx:responseError, below
+  });
+  function refusal(xhr) {
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var box = page.querySelector("main [role=alert]");
+    var words = [];
+    if (box) {
+      box.querySelectorAll("p").forEach(function (p) {
+        if (!p.querySelector("a")) words.push(p.textContent.trim());
+      });
+    }
+    var title = box && box.querySelector("h1") ? box.querySelector("h1").textContent.trim() : "Refused";
+    var text = title + " (" + xhr.status + "): " + (words.join(" ") || "the server refused this request.");
+    return /Nothing was changed/.test(text) ? text : text + " Nothing was changed.";
+  }
   document.addEventListener("htmx:responseError", function (ev) {
     var xhr = ev.detail.xhr;
     var wait = xhr.getResponseHeader("Retry-After");
+    if (xhr.status < 500) { requestError(refusal(xhr)); return; }
     requestError(xhr.status === 503
       ? "The database cannot be reached right now; nothing was changed. Try again " +
         (wait ? "in " + wait + " s." : "shortly.")
