@@ -48,6 +48,9 @@
       box.querySelectorAll("p").forEach(function (p) {
         if (!p.querySelector("a")) words.push(p.textContent.trim());
       });
+      // A 403's reason (the view's PermissionDenied message, shown muted on the page) says it best.
+      var reason = box.querySelector("p.muted");
+      if (xhr.status === 403 && reason) words = [reason.textContent.trim()];
     }
     var title = box && box.querySelector("h1") ? box.querySelector("h1").textContent.trim() : "Refused";
     var text = title + " (" + xhr.status + "): " + (words.join(" ") || "the server refused this request.");

@@ -117,6 +117,7 @@ def test_the_notice_fades_but_not_before_it_can_be_read_nor_while_hovered_or_foc
 
     # Focused (a keyboard user on its Undo): it stays; Esc dismisses it and focus goes back to the message.
     remove_row(page, 1)
+    expect(page.locator("#message-0")).to_be_focused()  # where the write landed, once settled
     undo = notice.get_by_role("button", name="Undo")
     undo.focus()
     page.clock.fast_forward(60_000)
@@ -143,8 +144,10 @@ def test_a_403_on_an_htmx_request_is_a_notice_and_the_row_stays(signed_in, edito
     row.locator("a[data-mode=edit]").click()
     error = page.locator("#request-error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("Not allowed (403)")
-    expect(error).to_contain_text("Editing needs the editor role")
+    expect(error).to_have_text(
+        "Not allowed (403): Editing needs the editor role (the change_session permission)."
+        " Nothing was changed."
+    )
     # The row is as it was: no error page swapped into it.
     expect(row).to_contain_text("Order 88213 arrived damaged")
     expect(page.locator("#session-detail h1")).to_have_text("refund-gate #7")
