@@ -9,17 +9,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_app import history, models
+from sessions_app import history, models, notices
 from sessions_app.exceptions import InvalidArgument, SessionError, VersionConflict
 from sessions_app.services import SessionService, describe, user_actor
 from sessions_app.word_diff import WordDiff, WordDiffer
@@ -162,8 +160,9 @@ def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     return render(request, "sessions_app/history_diff.html", context)
 
 
-def _done(request: HttpRequest, session: models.Session, text: str) -> HttpResponse:
-    messages.success(request, text)
+def _done(request: HttpRequest, session: models.Session, notice: notices.Saved) -> HttpResponse:
+    """The session's page with the write's notice (its Undo included): the one notice of every write."""
+    notices.saved(request, notice)
     url = session_page_url(session)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -189,12 +188,9 @@ def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpRe
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    undo_url = reverse("history:list", args=[session.pk]) + "#undo"
-    changes = f" Changes: {_diff_words(result)}." if result else ""
-    notice = format_html(
-        'Restored version {} as v{}.{} <a href="{}">Undo</a>', version, new_version, changes, undo_url
-    )
-    return _done(request, session, notice)
+    changes = f" ({_diff_words(result)})" if result else ""
+    words = f"Restored version {version}{changes}"
+    return _done(request, session, notices.Saved(session.pk, "restore", new_version, words))
 
 
 def _restore_confirmation(request: HttpRequest, session: models.Session, version: int) -> HttpResponse:
@@ -224,11 +220,8 @@ def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    return _done(
-        request,
-        session,
-        f"Undid v{expected}: the session is back as it was at v{expected - 1} (now v{new_version}).",
-    )
+    words = f"Undid v{expected}: the session is back as it was at v{expected - 1}"
+    return _done(request, session, notices.Saved(session.pk, "restore", new_version, words))
 
 
 @login_required

@@ -88,7 +88,9 @@ def test_restore_by_an_editor_is_a_new_version_with_the_actor(
     event = session.events()[-1]
     assert (event.op, event.actor, event.args["restored_version"]) == ("restore", "erin", 2)
     follow = editor.get(response["Location"]).content.decode()
-    assert "Restored version 2 as v4." in follow
+    assert (
+        "Restored version 2 (2 added, 0 removed, 0 changed)</span> · saved as <strong>v4</strong>" in follow
+    )
 
 
 def test_restore_asks_first_showing_what_it_will_change(editor, session):
@@ -116,14 +118,21 @@ def test_restore_asks_first_showing_what_it_will_change(editor, session):
     assert editor.get(url("restore", session, 9)).status_code == 400
 
 
-def test_restore_confirms_with_a_styled_notice_that_links_to_undo(editor, session):
+def test_restore_confirms_with_the_write_notice_whose_undo_restores_the_version_before(editor, session):
     response = editor.post(url("restore", session, 2), {"expected_version": 3}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
-    notice = html[html.index('<ul class="flash"') : html.index("</ul>", html.index('<ul class="flash"'))]
-    assert "Restored version 2 as v4. Changes: 2 added, 0 removed, 0 changed." in notice
-    assert f'<a href="{url("list", session)}#undo">Undo</a>' in notice
-    assert 'id="undo"' in editor.get(url("list", session)).content.decode()
+    start = html.index('<div id="notices"')
+    notice = html[start : html.index("</main>", start)]
+    assert '<div class="notice saved success">' in notice
+    assert (
+        "Restored version 2 (2 added, 0 removed, 0 changed)</span> · saved as <strong>v4</strong>" in notice
+    )
+    # Undo: straight back to v3, refused should anyone have written since v4.
+    assert f'action="{url("restore", session, 3)}"' in notice
+    assert '<input type="hidden" name="expected_version" value="4">' in notice
+    undone = editor.post(url("restore", session, 3), {"expected_version": 4})
+    assert undone.status_code == 302 and session.version() == 5 and session.len() == 1
 
 
 def test_restore_with_htmx_redirects_the_client(editor, session):

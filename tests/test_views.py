@@ -98,7 +98,7 @@ def test_user_without_any_role_gets_403(session):
 
 def test_detail_page_shows_messages_once_not_as_flash_messages(viewer, session):
     body = text(viewer.get(url("session_detail", session)))
-    assert 'class="flash"' not in body and body.count("first question") == 1
+    assert 'class="notice ' not in body and body.count("first question") == 1
 
 
 def test_viewer_reads_without_edit_controls(viewer, session):

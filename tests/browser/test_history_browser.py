@@ -74,8 +74,9 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert s.version() == 3
     first.click("button:has-text('Restore v2 as v4')")
     first.wait_for_url(re.compile(rf"/sessions/{s.id}/$"))
-    assert "Restored version 2 as v4." in first.inner_text(".flash")
-    assert first.locator(".flash a:text-is('Undo')").is_visible()
+    notice = first.locator("#notices .notice")
+    expect(notice).to_contain_text("Restored version 2 (2 added, 0 removed, 0 changed) · saved as v4")
+    expect(notice.get_by_role("button", name="Undo")).to_be_visible()
     assert first.inner_text("#session-header .version") == "v4"
     assert "Classify: refund please" in first.inner_text("main")
     assert s.version() == 4 and s.len() == 3

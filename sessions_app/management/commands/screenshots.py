@@ -34,6 +34,8 @@ SHOTS = [
     ("detail-conflict-1280.png", "conflict", 1280, 800, "light", False),
     ("history-restore-1280.png", "restore", 1280, 800, "light", False),
     ("history-diff-1280.png", "history", 1280, 800, "light", False),
+    # Last: it writes (a move, then its Undo), which the shots above must not show.
+    ("detail-saved-notice-1280.png", "saved", 1280, 800, "light", False),
 ]
 
 
@@ -142,7 +144,12 @@ class Command(BaseCommand):
                     page.locator(".word-diff").first.scroll_into_view_if_needed()
                 elif which == "conflict" and session.version > 0 and session.message_count > 1:
                     self._conflict(page)
+                saved = which == "saved" and session.message_count > 1
+                if saved:
+                    self._saved(page)
                 page.screenshot(path=str(out / name), full_page=full)
+                if saved:
+                    self._undo(page)
                 context.close()
                 self.stdout.write(f"wrote {out / name}")
             browser.close()
@@ -155,6 +162,19 @@ class Command(BaseCommand):
             return session
         last = edits.order_by("-created_at").select_related("session").first()
         return last.session if last else session
+
+    @staticmethod
+    def _saved(page) -> None:  # noqa: ANN001
+        """A write's notice: message #1 moved down a place with its ↓ button (a real write, undone after the
+        shot by the notice's Undo, so the session's messages and usage end as they were; its history keeps
+        both versions, like any undo)."""
+        page.locator("#message-1 button[aria-label$=' down']").click()
+        page.wait_for_selector("#notices .notice")
+
+    @staticmethod
+    def _undo(page) -> None:  # noqa: ANN001
+        page.locator("#notices .notice button", has_text="Undo").click()
+        page.wait_for_selector("#notices .notice .notice-words >> text=Restored version")
 
     @staticmethod
     def _conflict(page) -> None:  # noqa: ANN001
