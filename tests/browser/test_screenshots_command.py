@@ -24,7 +24,13 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
     out = io.StringIO()
     call_command("screenshots", out=str(tmp_path), port=_free_port(), stdout=out)
     assert "wrote" in out.getvalue()
-    for name in ("list-1280.png", "list-phone.png", "detail-1280.png", "detail-1280-dark.png"):
+    for name in (
+        "list-1280.png",
+        "list-phone.png",
+        "detail-1280.png",
+        "detail-1280-dark.png",
+        "import-preview-1280.png",
+    ):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
 
