@@ -13,6 +13,7 @@ from sessions_app import models
 from sessions_app.roles import EDITORS, ensure_role_groups
 from sessions_app.services import SessionService
 from tests.browser.conftest import off_loop
+from tests.browser.test_csp_browser import LISTEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +66,7 @@ def signed_in(browser, live_server):  # noqa: ANN001, ANN201
 def test_upload_preview_and_import_with_an_existing_id_as_new(browser, live_server):
     original = off_loop(seed)
     page = signed_in(browser, live_server)
+    page.context.add_init_script(LISTEN)  # every Content-Security-Policy violation the page reports
     page.goto("/")
     page.click("a.import-link")
     expect(page).to_have_url(f"{live_server.url}/import/")
@@ -102,6 +104,7 @@ def test_upload_preview_and_import_with_an_existing_id_as_new(browser, live_serv
     copy = models.Session.objects.get(name="same id")
     assert copy.pk != original.id and copy.version == 1
     page.screenshot(path="/tmp/import-result-1280.png", full_page=False)
+    assert page.evaluate("window.__violations") == []
     # The result links to each imported session.
     page.click(f'.import-result a[href="/sessions/{copy.pk}/"]')
     expect(page.locator("#session-header")).to_contain_text("same id")
