@@ -419,6 +419,14 @@ def describe(op: str, args: dict[str, Any], *, brief: bool = False) -> str:
         )
     if op == "update_details":
         return describe_details(args)
+    if op == "import":
+        usage = "" if args.get("usage") is None else f", usage {describe_usage(args['usage'])}"
+        source = (
+            f" (as a new session; its file gave id {args['imported_from']})"
+            if args.get("imported_from")
+            else ""
+        )
+        return f"imported {_plural(len(args['messages']), 'message')}{usage}{source}"
     return f"{op} {snippet(repr(args), 80)}"
 
 

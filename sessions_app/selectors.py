@@ -29,7 +29,7 @@ LIST_PAGE_SIZE = 50  # sessions per page on the list
 PREVIEW_CHARS = 140  # last-message preview on the list
 CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
 SEARCH_CONFIG = "english"  # must match the expression of the GIN index in migration 0002
-USAGE_OPS = ("record_exchange", "set_usage")
+USAGE_OPS = ("record_exchange", "set_usage", "import")  # (an import's usage is its last exchange's)
 ROLE_NAMES = ("user", "assistant", "system")
 
 

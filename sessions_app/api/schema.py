@@ -163,7 +163,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "ImportResult": {
         "type": "object",
-        "required": ["format", "imported", "ids", "messages", "skipped"],
+        "required": ["format", "imported", "ids", "messages", "skipped", "renamed"],
         "properties": {
             "format": {"type": "string", "enum": list(transfer.FORMATS)},
             "imported": INT64,
@@ -175,6 +175,18 @@ SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["line", "message"],
                     "properties": {"line": INT64, "message": {"type": "string"}},
+                },
+            },
+            "renamed": {
+                "type": "array",
+                "description": "with as_new: each session whose id was taken here, and the fresh id it got",
+                "items": {
+                    "type": "object",
+                    "required": ["from", "to"],
+                    "properties": {
+                        "from": {"type": "string", "format": "uuid"},
+                        "to": {"type": "string", "format": "uuid"},
+                    },
                 },
             },
         },
@@ -443,6 +455,13 @@ def openapi_document() -> dict[str, Any]:
                         "in": "query",
                         "description": "true: import the valid lines and list the invalid ones "
                         "(jsonl and openai only: a json document is imported whole)",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                    {
+                        "name": "as_new",
+                        "in": "query",
+                        "description": "true: a session whose id is taken here is imported as a new session "
+                        "with a fresh id (listed in renamed); false: it is refused (400)",
                         "schema": {"type": "string", "enum": ["true", "false"]},
                     },
                 ],

@@ -6,7 +6,6 @@ API mirrors SessionService one to one; the reply to a write is ``{"version": <ne
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -325,20 +324,17 @@ def import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
             "unsupported_media_type",
             f"a {fmt} import is one JSON object per line: send it as application/x-ndjson",
         )
-    skip_invalid = request.GET.get("skip_invalid", "false")
-    if skip_invalid not in ("true", "false"):
-        raise ApiError(400, "invalid_argument", "skip_invalid must be true or false", field="skip_invalid")
+    flags = {name: _flag(request, name) for name in ("skip_invalid", "as_new")}
     raw = read_body(request, IMPORT_CONTENT_TYPES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_import", f"the body is not UTF-8 (byte {exc.start})") from None
     result = transfer.import_sessions(
-        # Lines end at "\n" only: str.splitlines would also split at U+2028, U+0085 … that JSON strings
-        # may hold raw (files written by other tools), breaking one record in two.
-        io.StringIO(text, newline="\n"),
+        transfer.text_lines(text),
         fmt,
-        skip_invalid=skip_invalid == "true",
+        skip_invalid=flags["skip_invalid"],
+        as_new=flags["as_new"],
         actor=caller.actor,
     )
     return JsonResponse(
@@ -348,9 +344,17 @@ def import_view(request: HttpRequest, caller: Caller) -> HttpResponse:
             "ids": result.ids,
             "messages": result.messages,
             "skipped": [{"line": line, "message": message} for line, message in result.skipped],
+            "renamed": [{"from": old, "to": new} for old, new in result.renamed],
         },
         status=201,
     )
+
+
+def _flag(request: HttpRequest, name: str) -> bool:
+    value = request.GET.get(name, "false")
+    if value not in ("true", "false"):
+        raise ApiError(400, "invalid_argument", f"{name} must be true or false", field=name)
+    return value == "true"
 
 
 import_view.raw_body = True  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
         "detail-1280.png",
         "detail-1280-dark.png",
         "detail-saved-notice-1280.png",
+        "import-preview-1280.png",
     ):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
