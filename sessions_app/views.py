@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
@@ -141,7 +142,9 @@ def session_list(request: HttpRequest) -> HttpResponse:
     context = selectors.session_list_context(filters, can_edit=_can_edit(request))
     context["filter_error"] = error
     if _htmx_target(request) == "session-table":
-        return render(request, LIST + "#session-table", context, status=status)
+        # The table, and out of band the reset link, which lives in the search form outside it.
+        context["oob"] = True
+        return render(request, LIST + "#session-table-swap", context, status=status)
     return render(request, LIST, context, status=status)
 
 
@@ -168,6 +171,11 @@ def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     state: dict[str, Any] = {"page": page, "at": at if at is not None else row, "full": full}
     if at is not None:
         state["focus"] = at
+    words = forms.MessageSearchForm(request.GET)
+    if not words.is_valid():
+        error = " ".join(str(e) for errs in words.errors.values() for e in errs)
+        return render_detail(request, session_id, status=400, form=FormState(error=error), **state)
+    state["q"] = words.cleaned_data["q"]
     if row is not None and mode in ROW_MODES[1:]:
         # The no-JS way to open a row's editor. It must be the row the operator saw.
         stale = _stale(request, session)
@@ -195,7 +203,12 @@ def message_chunk(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     stale = _stale(request, session)
     if stale:
         return _conflict(request, session_id, stale)
-    context = selectors.message_list_context(session_id, can_edit=_can_edit(request), page=page)
+    words = forms.MessageSearchForm(request.GET)
+    if not words.is_valid():
+        error = " ".join(str(e) for errs in words.errors.values() for e in errs)
+        return HttpResponse(escape(error), status=400)
+    q = words.cleaned_data["q"]
+    context = selectors.message_list_context(session_id, can_edit=_can_edit(request), page=page, q=q)
     context["direction"] = "before" if request.GET.get("direction") == "before" else "after"
     return render(request, DETAIL + "#message-chunk", context)
 

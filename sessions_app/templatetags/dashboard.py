@@ -43,7 +43,13 @@ def _fold(text: str) -> tuple[str, bool, int]:
 
 @register.filter
 def content_view(message: Any, full_index: int | None = None) -> ContentView:
-    """How to show one message: JSON pretty-printed, long text folded unless it is the ``full_index`` row."""
+    """How to show one message: JSON pretty-printed, long text folded unless it is the ``full_index`` row.
+
+    A row whose search words are marked (selectors.mark_search_words) carries its view already.
+    """
+    marked = getattr(message, "marked", None)
+    if marked is not None:
+        return marked
     content = message.content or ""
     full = full_index is not None and full_index == message.position
     kind, text, summary = "text", content, ""
