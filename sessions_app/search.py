@@ -29,7 +29,7 @@ MARK_START, MARK_STOP = "\ue000", "\ue001"  # private use: what ts_headline puts
 _MARKERS = re.compile(f"([{MARK_START}{MARK_STOP}])")
 # A snippet on the list: about two lines, up to two fragments of the message around the words.
 SNIPPET_OPTIONS = (
-    f'StartSel="{MARK_START}", StopSel="{MARK_STOP}", MaxWords=28, MinWords=10, ShortWord=2, '
+    f'StartSel="{MARK_START}", StopSel="{MARK_STOP}", MaxWords=22, MinWords=8, ShortWord=2, '
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 WHOLE_TEXT_OPTIONS = f'HighlightAll=true, StartSel="{MARK_START}", StopSel="{MARK_STOP}"'
@@ -146,25 +146,39 @@ def first_hits(session_ids: list[uuid.UUID], q: str) -> dict[uuid.UUID, SearchHi
     if settings.IS_POSTGRES:
         # Per session, its messages in order until the first match (the stored vector makes each test
         # cheap); ts_headline only for the rows found, on their content without our bracket characters.
-        sql = """
-            SELECT s.id, h.position, h.role,
-                   ts_headline(%s::regconfig, translate(h.content, %s, ''),
-                               websearch_to_tsquery(%s::regconfig, %s), %s)
+        # A snippet that does not start (end) where the message does is shown with "…" there (ts_headline
+        # leaves out punctuation at either end, so that is not compared).
+        sql = r"""
+            SELECT s.id, h.position, h.role, hl.text,
+                   left(regexp_replace(left(h.clean, 200), '^\W+', ''), 24)
+                   <> left(regexp_replace(translate(hl.text, %s, ''), '^\W+', ''), 24),
+                   right(regexp_replace(right(h.clean, 200), '\W+$', ''), 24)
+                   <> right(regexp_replace(translate(hl.text, %s, ''), '\W+$', ''), 24)
             FROM unnest(%s::uuid[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT m.position, m.role, m.content FROM sessions_app_message m
+                SELECT m.position, m.role, translate(m.content, %s, '') AS clean
+                FROM sessions_app_message m
                 WHERE m.session_id = s.id AND m.search @@ websearch_to_tsquery(%s::regconfig, %s)
                 ORDER BY m.position LIMIT 1
             ) AS h
+            CROSS JOIN LATERAL (
+                SELECT ts_headline(%s::regconfig, h.clean, websearch_to_tsquery(%s::regconfig, %s), %s)
+                AS text
+            ) AS hl
         """
-        params = [SEARCH_CONFIG, MARK_START + MARK_STOP, SEARCH_CONFIG, q, SNIPPET_OPTIONS]
-        params += [list(session_ids), SEARCH_CONFIG, q]
+        marks = MARK_START + MARK_STOP
+        params = [marks, marks, list(session_ids), marks, SEARCH_CONFIG, q]
+        params += [SEARCH_CONFIG, SEARCH_CONFIG, q, SNIPPET_OPTIONS]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return {
-            sid: SearchHit(position, role, marked_html(" ".join(headline.split())))
-            for sid, position, role, headline in rows
+            sid: SearchHit(
+                position,
+                role,
+                marked_html(("… " if cut_start else "") + " ".join(text.split()) + (" …" if cut_end else "")),
+            )
+            for sid, position, role, text, cut_start, cut_end in rows
         }
     first = (
         matching_messages(q)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms as django_forms
 from django.contrib.auth.decorators import login_required, permission_required
@@ -20,7 +21,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget
+from django_htmx.http import push_url, reswap, retarget
 
 from sessions_app import forms, selectors
 from sessions_app.exceptions import SessionError, SessionNotFound, VersionConflict
@@ -77,8 +78,6 @@ def detail_url(
     if page:
         params["page"] = page
     if params:
-        from urllib.parse import urlencode
-
         url += "?" + urlencode(params)
     if anchor is not None:
         url += f"#message-{anchor}"
@@ -144,7 +143,10 @@ def session_list(request: HttpRequest) -> HttpResponse:
     if _htmx_target(request) == "session-table":
         # The table, and out of band the reset link, which lives in the search form outside it.
         context["oob"] = True
-        return render(request, LIST + "#session-table-swap", context, status=status)
+        response = render(request, LIST + "#session-table-swap", context, status=status)
+        # The address bar gets the search as a link would carry it (not the form's empty fields).
+        query = urlencode(filters.query_items())
+        return push_url(response, reverse("sessions_app:session_list") + (f"?{query}" if query else ""))
     return render(request, LIST, context, status=status)
 
 

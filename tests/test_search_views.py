@@ -98,6 +98,15 @@ def test_list_snippet_of_hostile_content_is_escaped_text(viewer):
     assert "<script" not in body.split("<main", 1)[1] and "onerror=alert(2)>" not in body
 
 
+def test_list_snippet_of_a_long_message_is_cut_around_the_words(viewer):
+    s = SessionService.new(name="long")
+    before, after = (" ".join(f"{w}{i}" for i in range(300)) for w in ("before", "after"))
+    s.append("user", f"{before} the Safari words {after}")
+    snippet = snippet_of(row_of(viewer.get(list_url(q="safari")).content.decode(), s))
+    assert snippet.startswith("… ") and snippet.endswith(" …") and "the <mark>Safari</mark> words" in snippet
+    assert len(snippet) < 400
+
+
 def test_list_row_matching_by_name_only_keeps_its_last_message(viewer, found):
     named = SessionService.new(name="Safari triage")
     named.append("user", "nothing relevant here")
@@ -128,11 +137,15 @@ def test_list_snippets_take_one_query_for_the_page(found):
 
 def test_search_as_you_type_sends_the_reset_link_out_of_band(viewer, found):
     htmx = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "session-table"}
-    typed = viewer.get(list_url(q="safari"), **htmx).content.decode()
+    response = viewer.get(list_url(q="safari", key="", since=""), **htmx)
+    assert response["HX-Push-Url"] == "/?q=safari"  # the address bar without the form's empty fields
+    typed = response.content.decode()
     assert typed.lstrip().startswith('<div id="session-table"')
     reset = re.search(r'<span id="search-reset"([^>]*)>(.*?)</span>', typed)
     assert reset and 'hx-swap-oob="true"' in reset.group(1) and reset.group(2) == '<a href="/">Reset</a>'
-    cleared = viewer.get(reverse("sessions_app:session_list") + "?q=", **htmx).content.decode()
+    response = viewer.get(reverse("sessions_app:session_list") + "?q=", **htmx)
+    assert response["HX-Push-Url"] == "/"
+    cleared = response.content.decode()
     assert re.search(r'<span id="search-reset" hx-swap-oob="true"></span>', cleared)  # no stale Reset
     page = viewer.get(list_url(q="safari")).content.decode()  # the whole page: in the form, not out of band
     assert '<span id="search-reset"><a href="/">Reset</a></span>' in page and "hx-swap-oob" not in page

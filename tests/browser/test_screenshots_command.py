@@ -21,10 +21,18 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
     s = SessionService.new(name="screenshot me")
     s.append("system", "Be brief.")
     s.record_exchange("hello", '{"ok": true}', TokenUsage(10, 5, 15))
+    s.append("user", "The export button does nothing on Safari 17.")  # found by the search shot
     out = io.StringIO()
     call_command("screenshots", out=str(tmp_path), port=_free_port(), stdout=out)
     assert "wrote" in out.getvalue()
-    for name in ("list-1280.png", "list-phone.png", "detail-1280.png", "detail-1280-dark.png"):
+    names = (
+        "list-1280.png",
+        "list-phone.png",
+        "list-search-1280.png",
+        "detail-1280.png",
+        "detail-1280-dark.png",
+    )
+    for name in names:
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
 
