@@ -106,14 +106,20 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
-    """Rows with their last-message preview: one query for the whole page, never one per row."""
+def session_rows(
+    sessions: list[models.Session], hits: dict[uuid.UUID, search.SearchHit] | None = None
+) -> list[SessionRow]:
+    """Rows with their last-message preview: one query for the whole page, never one per row.
+
+    ``hits``: where a search found its words; those rows show that message instead (no preview read).
+    """
+    hits = hits or {}
     # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
     # session.message_count instead lets the planner hash-join the whole session table when one
     # page holds a very long session.)
     wanted = Q()
     for s in sessions:
-        if s.message_count:
+        if s.message_count and s.pk not in hits:
             wanted |= Q(session_id=s.pk, position=s.message_count - 1)
     last: dict[uuid.UUID, tuple[str, str]] = {}
     if wanted:
@@ -129,7 +135,9 @@ def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
         role, preview = last.get(s.pk, ("", ""))
         if len(preview) > PREVIEW_CHARS:
             preview = preview[:PREVIEW_CHARS] + "…"
-        rows.append(SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata)))
+        rows.append(
+            SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata), hit=hits.get(s.pk))
+        )
     return rows
 
 
@@ -139,13 +147,12 @@ def session_list_context(filters: ListFilters, *, can_edit: bool) -> dict[str, A
     upto = offset + LIST_PAGE_SIZE + 1
     page = list(search_sessions(filters, upto=upto)[offset:upto])
     has_next = len(page) > LIST_PAGE_SIZE
-    rows = session_rows(page[:LIST_PAGE_SIZE])
-    if filters.q:
-        hits = search.first_hits([row.session.pk for row in rows], filters.q)
-        for row in rows:
-            row.hit = hits.get(row.session.pk)
-            if row.hit:
-                row.hit_query = urlencode({"q": filters.q, "at": row.hit.position})
+    shown = page[:LIST_PAGE_SIZE]
+    hits = search.first_hits([s.pk for s in shown], filters.q) if filters.q else {}
+    rows = session_rows(shown, hits)
+    for row in rows:
+        if row.hit:
+            row.hit_query = urlencode({"q": filters.q, "at": row.hit.position})
     return {
         "rows": rows,
         "word_search": search.is_word_search(filters.q),
