@@ -196,6 +196,20 @@ def _json_type(value: Any) -> str:
     )
 
 
+class MessageSearchForm(forms.Form):
+    """The detail page's ``?q=``: search words to mark in the messages and to step through."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=True,
+        error_messages={
+            "max_length": "Search words must be at most 200 characters (got %(show_value)d).",
+            "null_characters_not_allowed": "Search words must not contain NUL characters (\\x00).",
+        },
+    )
+
+
 class ListFilterForm(forms.Form):
     """The session list's query string. Bad values are reported and ignored, never a 500."""
 

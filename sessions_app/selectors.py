@@ -8,11 +8,12 @@ can render the same partials (``session-header``, ``message-list``, ``message-ro
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Substr
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from sessions_app import models
+from sessions_app import models, search
 from sessions_app.display import display_text, json_value_text
 from sessions_app.exceptions import SessionNotFound
 
@@ -28,7 +29,6 @@ WINDOW_SIZE = 100  # messages per window on the detail page
 LIST_PAGE_SIZE = 50  # sessions per page on the list
 PREVIEW_CHARS = 140  # last-message preview on the list
 CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
-SEARCH_CONFIG = "english"  # must match the expression of the GIN index in migration 0002
 USAGE_OPS = ("record_exchange", "set_usage", "import")  # (an import's usage is its last exchange's)
 ROLE_NAMES = ("user", "assistant", "system")
 
@@ -61,42 +61,9 @@ class ListFilters:
         return {k: v for k, v in values.items() if v and not (k == "page" and v == "1")}
 
 
-def _parse_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        return None
-
-
-def _content_match(q: str) -> QuerySet[models.Message]:
-    """Messages whose content matches the search words (full-text on PostgreSQL)."""
-    messages = models.Message.objects.all()
-    if settings.IS_POSTGRES:
-        from django.contrib.postgres.search import SearchQuery, SearchVector
-
-        # Same expression as the GIN index (to_tsvector('english', COALESCE(content, ''))).
-        return messages.annotate(search=SearchVector("content", config=SEARCH_CONFIG)).filter(
-            search=SearchQuery(q, config=SEARCH_CONFIG, search_type="websearch")
-        )
-    # SQLite: every word must occur in one message, like websearch's implicit AND.
-    for word in q.split()[:8]:
-        messages = messages.filter(content__icontains=word)
-    return messages
-
-
-def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
-    """Sessions matching the filters, most recently updated first."""
+def search_sessions(filters: ListFilters, *, upto: int | None = None) -> QuerySet[models.Session]:
+    """Sessions matching the filters, most recently updated first (``upto``: only that many are needed)."""
     sessions = models.Session.objects.all()
-    if filters.q:
-        as_id = _parse_uuid(filters.q)
-        if as_id is not None:
-            sessions = sessions.filter(pk=as_id)
-        else:
-            # The ids matching by name (trigram index on PostgreSQL) or by content (GIN full-text),
-            # then the page of those sessions: cost follows the number of matches, never the table.
-            by_name = models.Session.objects.filter(name__icontains=filters.q).order_by().values("pk")
-            by_content = _content_match(filters.q).order_by().values("session_id")
-            sessions = sessions.filter(pk__in=by_name.union(by_content))
     if filters.key:
         if filters.value:
             # KeyTextTransform takes the key as a value, never as lookup syntax ("a__b" stays one key).
@@ -112,7 +79,10 @@ def search_sessions(filters: ListFilters) -> QuerySet[models.Session]:
         sessions = sessions.filter(
             updated_at__lt=datetime.combine(filters.until + timedelta(days=1), time.min, tz)
         )
-    return sessions.order_by("-updated_at", "-pk")
+    if filters.q:
+        # The words last: the search merges branches in list order, each with the other filters applied.
+        return search.search_sessions(sessions, filters.q, upto=upto)
+    return sessions.order_by(*search.ORDER)
 
 
 @dataclass
@@ -121,6 +91,8 @@ class SessionRow:
     last_role: str = ""
     last_preview: str = ""
     tags: list[tuple[str, str]] = field(default_factory=list)
+    hit: search.SearchHit | None = None  # where the search words are, when the list is a search
+    hit_query: str = ""  # the detail page at that message, with the words marked
 
 
 def metadata_tags(metadata: Any) -> list[tuple[str, str]]:
@@ -134,14 +106,20 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
-    """Rows with their last-message preview: one query for the whole page, never one per row."""
+def session_rows(
+    sessions: list[models.Session], hits: dict[uuid.UUID, search.SearchHit] | None = None
+) -> list[SessionRow]:
+    """Rows with their last-message preview: one query for the whole page, never one per row.
+
+    ``hits``: where a search found its words; those rows show that message instead (no preview read).
+    """
+    hits = hits or {}
     # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
     # session.message_count instead lets the planner hash-join the whole session table when one
     # page holds a very long session.)
     wanted = Q()
     for s in sessions:
-        if s.message_count:
+        if s.message_count and s.pk not in hits:
             wanted |= Q(session_id=s.pk, position=s.message_count - 1)
     last: dict[uuid.UUID, tuple[str, str]] = {}
     if wanted:
@@ -157,17 +135,27 @@ def session_rows(sessions: list[models.Session]) -> list[SessionRow]:
         role, preview = last.get(s.pk, ("", ""))
         if len(preview) > PREVIEW_CHARS:
             preview = preview[:PREVIEW_CHARS] + "…"
-        rows.append(SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata)))
+        rows.append(
+            SessionRow(s, role, " ".join(preview.split()), metadata_tags(s.metadata), hit=hits.get(s.pk))
+        )
     return rows
 
 
 def session_list_context(filters: ListFilters, *, can_edit: bool) -> dict[str, Any]:
     """The list page: one page of rows. No COUNT(*): one extra row tells whether a next page exists."""
     offset = (filters.page - 1) * LIST_PAGE_SIZE
-    page = list(search_sessions(filters)[offset : offset + LIST_PAGE_SIZE + 1])
+    upto = offset + LIST_PAGE_SIZE + 1
+    page = list(search_sessions(filters, upto=upto)[offset:upto])
     has_next = len(page) > LIST_PAGE_SIZE
+    shown = page[:LIST_PAGE_SIZE]
+    hits = search.first_hits([s.pk for s in shown], filters.q) if filters.q else {}
+    rows = session_rows(shown, hits)
+    for row in rows:
+        if row.hit:
+            row.hit_query = urlencode({"q": filters.q, "at": row.hit.position})
     return {
-        "rows": session_rows(page[:LIST_PAGE_SIZE]),
+        "rows": rows,
+        "word_search": search.is_word_search(filters.q),
         "filters": filters,
         "page": filters.page,
         "has_next": has_next,
@@ -196,7 +184,7 @@ def get_session(session_id: uuid.UUID | str | models.Session) -> models.Session:
     if isinstance(session_id, models.Session):
         session_id.ver = str(session_id.version)
         return session_id
-    pk = session_id if isinstance(session_id, uuid.UUID) else _parse_uuid(str(session_id))
+    pk = session_id if isinstance(session_id, uuid.UUID) else search.parse_uuid(str(session_id))
     session = models.Session.objects.filter(pk=pk).first() if pk else None
     if session is None:
         raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
@@ -485,6 +473,85 @@ def _error_banner(form: FormState, window: Window, can_edit: bool) -> str:
     return "" if shown else form.error
 
 
+@dataclass(frozen=True)
+class MatchNav:
+    """The detail page's search: which messages match ``q``, and the ones before and after ``at``."""
+
+    q: str
+    positions: list[int]
+    at: int | None
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def current(self) -> int | None:
+        """1-based number of the match at ``at``, if ``at`` is one."""
+        i = bisect_left(self.positions, self.at) if self.at is not None else -1
+        return i + 1 if 0 <= i < len(self.positions) and self.positions[i] == self.at else None
+
+    @property
+    def prev(self) -> int | None:
+        if self.at is None:
+            return None
+        i = bisect_left(self.positions, self.at)
+        return self.positions[i - 1] if i > 0 else None
+
+    @property
+    def next(self) -> int | None:
+        i = bisect_right(self.positions, self.at) if self.at is not None else 0
+        return self.positions[i] if i < len(self.positions) else None
+
+    def query_at(self, index: int | None) -> str:
+        return urlencode({"q": self.q, "at": index}) if index is not None else ""
+
+    @property
+    def prev_query(self) -> str:
+        return self.query_at(self.prev)
+
+    @property
+    def next_query(self) -> str:
+        return self.query_at(self.next)
+
+    @property
+    def q_query(self) -> str:
+        """``&q=…`` for the links that page through the messages: the words stay marked."""
+        return "&" + urlencode({"q": self.q})
+
+
+def mark_search_words(rows: list[models.Message], nav: MatchNav, full: int | None) -> int | None:
+    """Give the matching rows among ``rows`` their content view with the words marked (``m.marked``,
+    which the content_view filter shows). Returns ``full``, or the row at ``nav.at`` when its words are
+    past the fold of its content (it is then shown whole, so the operator who followed a match sees it)."""
+    from sessions_app.templatetags.dashboard import content_view
+
+    matching = set(nav.positions)
+    hits = [m for m in rows if m.position in matching]
+    for m in hits:
+        view = _marked(content_view(m, full), nav.q)
+        if m.position == nav.at and view.folded and "<mark>" not in _shown(view) and full is None:
+            full = m.position
+            view = _marked(content_view(m, full), nav.q)
+        m.marked = view
+    return full
+
+
+def _marked(view: Any, q: str) -> Any:
+    """``view`` with the search words marked in every part it shows. Highlighted JSON (a whole answer, or a
+    prompt's schema) is shown as plain text while it is marked: the marks cannot go inside the highlighter's
+    markup, and the operator came for the words."""
+    schema = view.schema
+    text, schema_text, tail = search.mark_words([view.text, schema.text if schema else "", view.tail], q)
+    if schema is not None:
+        schema = replace(schema, text=schema_text, html=None, open=schema.open or "<mark>" in schema_text)
+    return replace(view, text=text, json=None, schema=schema, tail=tail)
+
+
+def _shown(view: Any) -> str:
+    return view.text + (view.schema.text if view.schema else "") + view.tail
+
+
 def session_detail_context(
     session_id: uuid.UUID | str,
     *,
@@ -497,20 +564,28 @@ def session_detail_context(
     full: int | None = None,
     preview: dict[str, Any] | None = None,
     start: int | None = None,
+    q: str = "",
 ) -> dict[str, Any]:
     """Everything the detail page (or its ``session-detail`` partial) renders.
 
     The window is the page of WINDOW_SIZE messages holding ``at`` (or ``start``), else page ``page``.
+    ``q``: search words, marked in the messages that match, with the way from one match to the next.
     """
     if at is None:
         at = start
     session = get_session(session_id)
     window = window_for(session.message_count, page=page, at=at)
     form = form or FormState()
+    rows = message_window(session.pk, window)
+    nav = None
+    if search.is_word_search(q):
+        nav = MatchNav(q, search.matching_positions(session.pk, q), at)
+        full = mark_search_words(rows, nav, full)
     return {
         "session": session,
         "window": window,
-        "message_rows": message_window(session.pk, window),
+        "message_rows": rows,
+        "search": nav,
         "chart": usage_chart(session.pk),
         "can_edit": can_edit,
         "form": form,
@@ -524,15 +599,23 @@ def session_detail_context(
 
 
 def message_list_context(
-    session_id: uuid.UUID | str | models.Session, *, can_edit: bool, page: int = 0
+    session_id: uuid.UUID | str | models.Session, *, can_edit: bool, page: int = 0, q: str = ""
 ) -> dict[str, Any]:
-    """Context of the ``message-list`` partial (one window) or of a ``message-chunk`` loaded on scroll."""
+    """Context of the ``message-list`` partial (one window) or of a ``message-chunk`` loaded on scroll
+    (``q``: search words to mark in it)."""
     session = get_session(session_id)
     window = window_for(session.message_count, page=page)
+    rows = message_window(session.pk, window)
+    nav = None
+    if search.is_word_search(q):
+        in_window = search.matching_positions(session.pk, q, start=window.start, stop=window.stop)
+        nav = MatchNav(q, in_window, None)
+        mark_search_words(rows, nav, None)
     return {
         "session": session,
         "window": window,
-        "message_rows": message_window(session.pk, window),
+        "message_rows": rows,
+        "search": nav,
         "can_edit": can_edit,
         "form": FormState(),
         "full": None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 from django import forms as django_forms
 from django.contrib.auth.decorators import login_required, permission_required
@@ -17,9 +18,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget
+from django_htmx.http import push_url, reswap, retarget
 
 from sessions_app import forms, notices, selectors
 from sessions_app.exceptions import SessionError, SessionNotFound, VersionConflict
@@ -76,8 +78,6 @@ def detail_url(
     if page:
         params["page"] = page
     if params:
-        from urllib.parse import urlencode
-
         url += "?" + urlencode(params)
     if anchor is not None:
         url += f"#message-{anchor}"
@@ -141,7 +141,12 @@ def session_list(request: HttpRequest) -> HttpResponse:
     context = selectors.session_list_context(filters, can_edit=_can_edit(request))
     context["filter_error"] = error
     if _htmx_target(request) == "session-table":
-        return render(request, LIST + "#session-table", context, status=status)
+        # The table, and out of band the reset link, which lives in the search form outside it.
+        context["oob"] = True
+        response = render(request, LIST + "#session-table-swap", context, status=status)
+        # The address bar gets the search as a link would carry it (not the form's empty fields).
+        query = urlencode(filters.query_items())
+        return push_url(response, reverse("sessions_app:session_list") + (f"?{query}" if query else ""))
     return render(request, LIST, context, status=status)
 
 
@@ -168,6 +173,11 @@ def session_detail(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     state: dict[str, Any] = {"page": page, "at": at if at is not None else row, "full": full}
     if at is not None:
         state["focus"] = at
+    words = forms.MessageSearchForm(request.GET)
+    if not words.is_valid():
+        error = " ".join(str(e) for errs in words.errors.values() for e in errs)
+        return render_detail(request, session_id, status=400, form=FormState(error=error), **state)
+    state["q"] = words.cleaned_data["q"]
     if row is not None and mode in ROW_MODES[1:]:
         # The no-JS way to open a row's editor. It must be the row the operator saw.
         stale = _stale(request, session)
@@ -195,7 +205,12 @@ def message_chunk(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     stale = _stale(request, session)
     if stale:
         return _conflict(request, session_id, stale)
-    context = selectors.message_list_context(session_id, can_edit=_can_edit(request), page=page)
+    words = forms.MessageSearchForm(request.GET)
+    if not words.is_valid():
+        error = " ".join(str(e) for errs in words.errors.values() for e in errs)
+        return HttpResponse(escape(error), status=400)
+    q = words.cleaned_data["q"]
+    context = selectors.message_list_context(session_id, can_edit=_can_edit(request), page=page, q=q)
     context["direction"] = "before" if request.GET.get("direction") == "before" else "after"
     return render(request, DETAIL + "#message-chunk", context)
 

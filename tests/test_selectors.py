@@ -63,21 +63,31 @@ def test_search_with_quotes_and_operators_is_safe(corpus):
 
 
 @pytest.mark.postgres
-def test_postgres_search_stems_words_and_uses_the_gin_index(corpus):
+def test_postgres_search_stems_words_over_the_stored_vector_and_its_gin_index(corpus):
     assert names(ListFilters(q="charge")) == {"billing bot"}  # "charged" stems to "charg"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sessions_app_message_content_fts'")
+        # PostgreSQL computes the vector from content on every write (migration 0008): no writer sets it.
+        cursor.execute(
+            "SELECT a.attgenerated, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a"
+            " JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+            " WHERE a.attrelid = 'sessions_app_message'::regclass AND a.attname = 'search'"
+        )
+        generated, expression = cursor.fetchone()
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sessions_app_message_search'")
         (indexdef,) = cursor.fetchone()
-    assert (
-        "gin" in indexdef.lower()
-        and "to_tsvector('english'::regconfig, COALESCE(content, ''::text))" in indexdef
-    )
-    # With sequential scans priced out, the planner shows whether the query's expression matches the index.
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'sessions_app_message_content_fts'")
+        assert cursor.fetchone() is None  # the expression index it replaces
+    assert generated == "s" and expression == "to_tsvector('english'::regconfig, COALESCE(content, ''::text))"
+    assert indexdef.endswith("USING gin (search)")
+    corpus["export"].replace(0, Message("user", "Now it fails on Firefox"))
+    assert names(ListFilters(q="Safari")) == set() and names(ListFilters(q="firefox")) == {"export helper"}
+    # With sequential scans priced out, the plan shows the GIN index and the trigram index in use.
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = selectors.search_sessions(ListFilters(q="charged")).explain()
-    assert "sessions_app_message_content_fts" in plan
-    assert "sessions_app_session_name_trgm" in plan  # the name half of the search
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        plan = selectors.search_sessions(ListFilters(q="charged"), upto=51).explain()
+    assert "sessions_app_message_search" in plan
+    assert "sessions_app_session_name_trgm" in plan  # the name branch of the search
 
 
 def test_metadata_filters(corpus):

@@ -97,7 +97,13 @@ def _prompt_view(content: str, full: bool) -> ContentView | None:
 @register.filter
 def content_view(message: Any, full_index: int | None = None) -> ContentView:
     """How to show one message: JSON pretty-printed and highlighted (folded to an outline when long), a
-    rendered prompt with its schema folded, long text folded unless it is the ``full_index`` row."""
+    rendered prompt with its schema folded, long text folded unless it is the ``full_index`` row.
+
+    A row whose search words are marked (selectors.mark_search_words) carries its view already.
+    """
+    marked = getattr(message, "marked", None)
+    if marked is not None:
+        return marked
     content = message.content or ""
     full = full_index is not None and full_index == message.position
     view = _json_view(content, full) or _prompt_view(content, full)

@@ -21,6 +21,7 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
     s = SessionService.new(name="screenshot me")
     s.append("system", "Be brief.")
     s.record_exchange("hello", '{"ok": true}', TokenUsage(10, 5, 15))
+    s.append("user", "The export button does nothing on Safari 17.")  # found by the search shot
     before = (s.messages(), s.last_usage(), s.version())
     out = io.StringIO()
     call_command("screenshots", out=str(tmp_path), port=_free_port(), stdout=out)
@@ -30,6 +31,7 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
     for name in (
         "list-1280.png",
         "list-phone.png",
+        "list-search-1280.png",
         "detail-1280.png",
         "detail-1280-dark.png",
         "detail-saved-notice-1280.png",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,11 +24,13 @@ from sessions_app.models import Session, SessionEvent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]
+SEARCH_WORDS = "Safari"  # in one of the demo subjects (sessions_app/demo.py): a search with snippets
 SHOTS = [
     # (file name, page, viewport width, height, colour scheme, full page)
     ("list-1280.png", "list", 1280, 900, "light", False),
     ("list-1280-dark.png", "list", 1280, 900, "dark", False),
     ("list-phone.png", "list", 390, 844, "light", False),
+    ("list-search-1280.png", "search", 1280, 900, "light", False),
     ("detail-1280.png", "detail", 1280, 1000, "light", False),
     ("detail-1280-dark.png", "detail", 1280, 1000, "dark", False),
     ("detail-phone.png", "detail", 390, 844, "light", False),
@@ -128,6 +131,7 @@ class Command(BaseCommand):
                 page.goto(
                     {
                         "list": f"{base}/",
+                        "search": f"{base}/?{urlencode({'q': SEARCH_WORDS})}",
                         "restore": f"{detail}history/v{max(0, session.version - 2)}/restore/",
                         "history": f"{base}/sessions/{self._edited(session).pk}/history/",
                         "import": f"{base}/import/",
