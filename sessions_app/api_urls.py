@@ -8,7 +8,7 @@ from django.urls import Resolver404, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from sessions_app.api import docs
-from sessions_app.api.app import ALLOWED_METHODS, api
+from sessions_app.api.app import ALLOWED_METHODS, routes
 from sessions_app.api.errors import ApiError, on_api_error
 
 
@@ -31,7 +31,7 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 
 urlpatterns = [
-    *(pattern for pattern in api.urls[0] if getattr(pattern, "name", None) != "api-root"),
+    *routes(),
     path("docs", docs.docs_page, name="api-docs"),
     re_path(r"^(?P<rest>.*)$", not_found),
 ]

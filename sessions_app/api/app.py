@@ -8,11 +8,12 @@ a method a path does not take is a JSON 405 naming the ones it does.
 
 from __future__ import annotations
 
-import warnings
-from http import HTTPMethod
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+from django.urls import URLPattern
 from ninja import NinjaAPI, Router
 from ninja.errors import ValidationError, ValidationErrorContext
 from pydantic import TypeAdapter
@@ -83,32 +84,44 @@ def openapi_json(request: HttpRequest) -> dict[str, Any]:
     return api.get_openapi_schema()
 
 
-def _method_not_allowed(request: HttpRequest, **path: str) -> HttpResponse:
-    allowed = ALLOWED_METHODS[request.resolver_match.url_name]
-    raise ApiError(
-        405,
-        "method_not_allowed",
-        f"{request.method} is not allowed here; use {', '.join(allowed)}",
-        headers={"Allow": ", ".join(allowed)},
-    )
-
-
-# url name → the methods its path answers (read by the 405 answer and by urls.not_found).
-ALLOWED_METHODS: dict[str, tuple[str, ...]] = {}
-
-
-def _answer_other_methods(router: Router) -> None:
-    """Every other standard method of each path gets the JSON 405 (before auth, as a method is checked
-    first), instead of ninja's plain-text one."""
-    for path, view in list(router.path_operations.items()):
-        allowed = tuple(method for operation in view.operations for method in operation.methods)
-        ALLOWED_METHODS[str(view.url_name)] = allowed
-        others = [method.value for method in HTTPMethod if method.value not in allowed]
-        with warnings.catch_warnings():  # the 405 needs none of the path's parameters
-            warnings.filterwarnings("ignore", "Field.* are in the view path", UserWarning)
-            router.add_api_operation(path, others, _method_not_allowed, auth=None, include_in_schema=False)
-
-
-for _router in (document_router, sessions.router, sessions.reads, writes.router, transfer.router):
-    _answer_other_methods(_router)
+ROUTERS = (document_router, sessions.router, sessions.reads, writes.router, transfer.router)
+for _router in ROUTERS:
     api.add_router("", _router)
+
+# url name → the methods its path answers (for the 405 below and for api_urls.not_found).
+ALLOWED_METHODS: dict[str, tuple[str, ...]] = {
+    str(view.url_name): tuple(method for operation in view.operations for method in operation.methods)
+    for router in ROUTERS
+    for view in router.path_operations.values()
+}
+
+
+def _json_method_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """ninja answers a method none of a path's operations takes with a plain-text 405 (before auth): the
+    API's is its JSON error, naming the methods the path takes."""
+
+    @functools.wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = ALLOWED_METHODS[str(request.resolver_match.url_name)]
+        return on_api_error(
+            request,
+            ApiError(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            ),
+        )
+
+    return answer
+
+
+def routes() -> list[URLPattern]:
+    """ninja's routes, without its root page (the API's JSON 404 answers there)."""
+    patterns = [p for p in api.urls[0] if isinstance(p, URLPattern) and p.name != "api-root"]
+    for pattern in patterns:
+        pattern.callback = _json_method_not_allowed(pattern.callback)
+    return patterns

@@ -68,7 +68,10 @@ def first_problem(errors: list[dict[str, Any]]) -> ApiError | SessionError:
         return ApiError(
             400, "invalid_body", f"missing field(s): {', '.join(missing)}", missing=", ".join(missing)
         )
-    unknown = sorted(str(e["loc"][-1]) for e in errors if e["type"] == "extra_forbidden")
+    unknown = [str(e["loc"][-1]) for e in errors if e["type"] == "extra_forbidden"]
+    # Pydantic cannot read a key that is not valid Unicode (a lone surrogate): it names no field.
+    unknown += [e["input"] for e in errors if e["type"] == "string_unicode" and not e["loc"]]
+    unknown.sort()
     if unknown:
         shown = ", ".join(name[:40] for name in unknown[:5])
         return ApiError(400, "invalid_body", f"unknown field(s): {shown}", unknown=shown)

@@ -46,8 +46,11 @@ MetadataValue = TypeAliasType(
 Metadata = TypeAliasType(
     "Metadata",
     Annotated[
-        dict[Text, MetadataValue],
-        documented(description=f"any JSON object, at most {MAX_METADATA_DEPTH} levels deep"),
+        dict[str, MetadataValue],
+        documented(
+            description=f"any JSON object, at most {MAX_METADATA_DEPTH} levels deep",
+            propertyNames={"type": "string", "pattern": NO_NUL},
+        ),
     ],
 )
 

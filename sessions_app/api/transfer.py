@@ -25,7 +25,7 @@ router = Router(tags=["transfer"])
 
 IMPORT_CONTENT_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "text/plain")
 _LINES = {"schema": {"type": "string"}}
-EXPORT_CONTENT = {"200": {"content": {"application/x-ndjson": _LINES}}}
+EXPORT_CONTENT = {200: {"content": {"application/x-ndjson": _LINES}}}
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -103,7 +103,7 @@ def export_one(
 def import_sessions(
     request: HttpRequest,
     format: Annotated[
-        schemas.Format | None,
+        schemas.Format,
         Query(
             None,
             description="json for an application/json body (the only format it may be); "
