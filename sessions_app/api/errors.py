@@ -60,9 +60,9 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> JsonRespo
 
 
 def first_problem(errors: list[dict[str, Any]]) -> ApiError | SessionError:
-    """The one error the API reports for a request Pydantic refused, in the order the hand-checked API
-    reported them: missing fields, then unknown fields, then the first argument the service's own check
-    refused (the schemas run those checks, so the message and code are the service's)."""
+    """The one error the API reports for a request Pydantic refused: a body of the wrong shape first
+    (missing fields, then unknown ones), then the first argument the service's own check refused (the
+    schemas run those checks, so the message and code are the service's)."""
     missing = [str(e["loc"][-1]) for e in errors if e["type"] == "missing"]
     if missing:
         return ApiError(

@@ -12,13 +12,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from ninja import Schema
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationInfo, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
 from typing_extensions import TypeAliasType
 
 from sessions_app import services, transfer
 from sessions_app.exceptions import InvalidArgument
 from sessions_app.services import MAX_BIGINT, MAX_METADATA_DEPTH, MAX_NAME_LENGTH, Role
+
+
+class Schema(BaseModel):
+    """Plain Pydantic models: answers are built from dicts, so ninja's Schema (which reads ORM objects
+    attribute by attribute, in Python, for every nested model) would only slow long lists down."""
 
 
 def documented(**schema: Any) -> Any:
