@@ -30,7 +30,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from sessions_app import history, models
+from sessions_app import admin_accounts, history, models
 from sessions_app.services import (
     MAX_METADATA_DEPTH,
     InvalidArgument,
@@ -83,6 +83,7 @@ def _check_selection_of_auth_admins() -> None:
         admin.site.register(model, type(registered.__name__, (CheckedSelectionMixin, registered), {}))
 
 
+admin_accounts.register()  # users and groups with the operator roles in view
 _check_selection_of_auth_admins()  # django.contrib.auth comes before sessions_app in INSTALLED_APPS
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 from sessions_app.services import Message, SessionService, TokenUsage
 
@@ -41,7 +42,43 @@ def _prompt(kind: str, subject: str, labels: list[str] | None) -> str:
         "sentiment": "Analyse the sentiment of the input.",
         "ranking": "Rank the input's urgency from 1 (low) to 5 (critical).",
     }[kind]
-    return f"Task: {task}\n\nInput: {subject}\n\nRespond with JSON only."
+    schema = json.dumps(_schema(kind, labels), indent=2)
+    return f"Task: {task}\n\nInput: {subject}\n\nResponse JSON Schema:\n{schema}\n\nRespond with JSON only."
+
+
+def _schema(kind: str, labels: list[str] | None) -> dict:
+    """The JSON Schema a synapse renders into its prompt for the answer's shape."""
+    number = {"type": "number", "minimum": 0, "maximum": 1}
+    reasons = {"type": "array", "items": {"type": "string"}}
+    properties: dict[str, dict] = {
+        "classification": {
+            "primary": {"type": "string", "enum": labels or []},
+            "secondary": {"type": "string", "enum": labels or []},
+            "confidence": number,
+            "reasoning": reasons,
+        },
+        "binary": {"decision": {"type": "boolean"}, "confidence": number, "reasoning": reasons},
+        "extraction": {
+            "vendor": {"type": "string"},
+            "invoice_number": {"type": "string"},
+            "total": {"type": "number"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "due_date": {"type": "string", "format": "date"},
+            "confidence": number,
+        },
+        "sentiment": {
+            "overall": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+            "confidence": number,
+            "scores": {"type": "object", "additionalProperties": number},
+            "emotions": reasons,
+        },
+        "ranking": {
+            "urgency": {"type": "integer", "minimum": 1, "maximum": 5},
+            "confidence": number,
+            "reasoning": reasons,
+        },
+    }[kind]
+    return {"type": "object", "properties": properties, "required": list(properties)[:2]}
 
 
 def _answer(kind: str, subject: str, labels: list[str] | None, rng: random.Random) -> str:
@@ -86,6 +123,10 @@ def _answer(kind: str, subject: str, labels: list[str] | None, rng: random.Rando
     return json.dumps(body, indent=2 if rng.random() < 0.3 else None)
 
 
+def _reviewed(answer: str) -> str:
+    return re.sub(r'"confidence": [0-9.]+', '"confidence": 1.0, "reviewed_by": "operator"', answer, count=1)
+
+
 def _usage(rng: random.Random) -> TokenUsage:
     prompt, completion = rng.randint(120, 900), rng.randint(20, 240)
     return TokenUsage(prompt=prompt, completion=completion, total=prompt + completion)
@@ -116,6 +157,10 @@ def seed(count: int = 20, big: int = 10_000, seed_value: int = 7, progress=None)
         for _ in range(exchanges // 2):
             prompt, answer, usage = exchange(rng, program)
             s.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
+        if exchanges >= 4:
+            # A person checked the last answer: the history shows an edit as a word diff.
+            last = s.len() - 1
+            s.replace(last, Message("assistant", _reviewed(s.at(last).content)), actor="operator")
         made.append(s)
         if progress:
             progress(1)

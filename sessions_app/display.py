@@ -120,3 +120,87 @@ def json_value_text(value: Any) -> str:
         return display_text(json.dumps(value, ensure_ascii=False))
     except (ValueError, TypeError, RecursionError):
         return "(a value too large to show)"
+
+
+# ---------------------------------------------------------------- one-line summaries of folded content
+
+OUTLINE_CHARS = 60  # the keys a fold's summary names, at most about this long
+# In pretty text (``_indent``), a line at depth d starts with exactly 2·d spaces; a direct child of the
+# top object is a key at depth 1, and a property of a schema's top-level "properties" one at depth 2.
+_TOP_KEY = re.compile(r'^  ("[^"\\]*(?:\\.[^"\\]*)*"): ', re.MULTILINE)
+_PROPERTY_KEY = re.compile(r'    ("[^"\\]*(?:\\.[^"\\]*)*"): ')
+
+
+def _key_name(token: str) -> str:
+    try:
+        name = json.loads(token)
+    except ValueError:
+        return token
+    return display_text(name) if isinstance(name, str) else token
+
+
+def _name_list(names: list[str], opener: str, closer: str) -> str:
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > OUTLINE_CHARS:
+            return f"{opener} {', '.join(shown)} … {closer}"
+        shown.append(name)
+    return f"{opener} {', '.join(shown)} {closer}" if shown else f"{opener}{closer}"
+
+
+def _plural(n: int, noun: str, nouns: str = "") -> str:
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def json_outline(pretty: PrettyJson) -> tuple[str, str]:
+    """(the top-level keys as ``{ a, b, c … }`` or ``[ … ]``, their count as "3 keys" / "12 items")."""
+    if pretty.kind == "list":
+        return ("[ … ]" if pretty.items else "[]"), _plural(pretty.items, "item")
+    keys = [_key_name(token) for token in _TOP_KEY.findall(pretty.text)]
+    return _name_list(keys, "{", "}"), _plural(pretty.items, "key")
+
+
+def schema_outline(pretty: PrettyJson) -> tuple[str, str]:
+    """A JSON Schema's property names (its top-level ``"properties"``) and their count, else its keys."""
+    lines = pretty.text.split("\n")
+    try:
+        start = lines.index('  "properties": {')
+    except ValueError:
+        return json_outline(pretty)
+    names = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):
+            break  # the object's closing "  }"
+        if match := _PROPERTY_KEY.match(line):
+            names.append(_key_name(match.group(1)))
+    return _name_list(names, "{", "}"), _plural(len(names), "property", "properties")
+
+
+# ---------------------------------------------------------------- a synapse's rendered prompt
+
+# "Task: …\n\nInput: …\n\nResponse JSON Schema:\n{…}\n\nRespond with JSON only.": the schema runs from its
+# heading to the next blank line (a pretty or compact JSON document has none) or the end.
+_SCHEMA_HEADING = re.compile(
+    r"^[ \t]*Response JSON Schema:[ \t]*(?:\n|(?=[{\[]))", re.MULTILINE | re.IGNORECASE
+)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    head: str  # the text before the schema's heading
+    schema: str  # the schema as written
+    tail: str  # the text after it (from its blank line on), "" when the schema ends the prompt
+
+
+def split_schema(content: str) -> PromptParts | None:
+    """A rendered prompt cut around its "Response JSON Schema:" section, or None when it has none."""
+    heading = _SCHEMA_HEADING.search(content)
+    if heading is None:
+        return None
+    rest = content[heading.end() :]
+    end = _BLANK_LINE.search(rest)
+    schema, tail = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+    if not schema.strip():
+        return None
+    return PromptParts(content[: heading.start()], schema, tail)

@@ -217,3 +217,45 @@ class ListFilterForm(forms.Form):
         if data.get("value") and not data.get("key"):
             raise forms.ValidationError("Give a metadata key to filter by its value.")
         return data
+
+
+IMPORT_FORMAT_CHOICES = [
+    ("", "From the file name"),
+    ("jsonl", "JSONL: one session per line"),
+    ("json", 'JSON: {"sessions": […]}'),
+    ("openai", "OpenAI: {messages} per line"),
+]
+
+
+class ImportForm(forms.Form):
+    """An import's upload. The file is only received here; transfer.scan reads and checks it."""
+
+    file = forms.FileField(
+        widget=forms.ClearableFileInput(
+            attrs={
+                "id": "import-file",
+                "accept": ".json,.jsonl,.ndjson,application/json,application/x-ndjson,text/plain",
+            }
+        ),
+        error_messages={
+            "required": "Choose a file to import.",
+            "empty": "The file is empty: there is nothing to import.",
+            "invalid": "The upload is not a file.",
+        },
+    )
+    format = forms.ChoiceField(
+        choices=IMPORT_FORMAT_CHOICES,
+        required=False,
+        widget=forms.Select(attrs={"id": "import-format"}),
+        error_messages={"invalid_choice": "Format must be json, jsonl or openai."},
+    )
+    # The preview's fingerprint of the file and format: an import posts it back, so what is imported
+    # is exactly what was previewed.
+    fingerprint = forms.RegexField(
+        regex=r"^[0-9a-f]{64}$",
+        required=False,
+        error_messages={"invalid": "The preview sent with the form is not valid; preview the file again."},
+    )
+
+    def error_text(self) -> str:
+        return " ".join(str(e) for errors in self.errors.values() for e in errors)

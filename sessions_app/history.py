@@ -370,8 +370,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def describe(op: str, args: dict[str, Any]) -> str:
-    """One event's operation and arguments in words, e.g. "truncated to first 1 + last 4 (12 removed)"."""
+def describe(op: str, args: dict[str, Any], *, brief: bool = False) -> str:
+    """One event's operation and arguments in words, e.g. "truncated to first 1 + last 4 (12 removed)".
+
+    ``brief``: without the contents that content_change shows as a diff (the history page).
+    """
     if op == "create":
         return "created the session"
     if op == "append":
@@ -382,6 +385,10 @@ def describe(op: str, args: dict[str, Any]) -> str:
         return f"removed message {args['index']} ({_message(args.get('removed') or {})})"
     if op == "replace":
         previous = args.get("previous")
+        if brief and previous:
+            old_role, new_role = previous.get("role", "?"), args.get("role", "?")
+            role = new_role if old_role == new_role else f"{old_role} → {new_role}"
+            return f"replaced message {args['index']} ({role})"
         was = f" (was {_message(previous)})" if previous else ""
         return f"replaced message {args['index']} with {_message(args)}{was}"
     if op == "insert":
@@ -412,6 +419,14 @@ def describe(op: str, args: dict[str, Any]) -> str:
         )
     if op == "update_details":
         return describe_details(args)
+    if op == "import":
+        usage = "" if args.get("usage") is None else f", usage {describe_usage(args['usage'])}"
+        source = (
+            f" (as a new session; its file gave id {args['imported_from']})"
+            if args.get("imported_from")
+            else ""
+        )
+        return f"imported {_plural(len(args['messages']), 'message')}{usage}{source}"
     return f"{op} {snippet(repr(args), 80)}"
 
 
@@ -443,8 +458,26 @@ def _json_text(value: Any) -> str:
         return "…"
 
 
-def describe_event(event: models.SessionEvent) -> str:
-    return describe(event.op, event.args)
+def describe_event(event: models.SessionEvent, *, brief: bool = False) -> str:
+    return describe(event.op, event.args, brief=brief)
+
+
+@dataclass(frozen=True)
+class ContentChange:
+    """A text an event turned into another: a replaced message's content, the session's name."""
+
+    what: str  # "content" | "name"
+    old: str
+    new: str
+
+
+def content_change(op: str, args: dict[str, Any]) -> ContentChange | None:
+    if op == "replace" and isinstance(args.get("previous"), dict):
+        previous = str(args["previous"].get("content", ""))
+        return ContentChange("content", previous, str(args.get("content", "")))
+    if op == "update_details" and "name" in args:
+        return ContentChange("name", str(args.get("previous_name", "")), str(args["name"]))
+    return None
 
 
 def events_newest_first(session_id: uuid.UUID) -> QuerySet[models.SessionEvent]:

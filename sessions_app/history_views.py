@@ -7,20 +7,20 @@ sessions_app.view_session, restoring needs sessions_app.change_session (a viewer
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_app import history, models
+from sessions_app import history, models, notices
 from sessions_app.exceptions import InvalidArgument, SessionError, VersionConflict
 from sessions_app.services import SessionService, describe, user_actor
+from sessions_app.word_diff import WordDiff, WordDiffer
 
 EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
@@ -31,13 +31,40 @@ change_required = permission_required("sessions_app.change_session", raise_excep
 
 
 def _diff_context(session: models.Session, result: history.VersionDiff) -> dict[str, object]:
-    """What the diff partials show of ``result``: its first DIFF_ENTRIES_SHOWN entries and how many more."""
+    """What the diff partials show of ``result``: its first DIFF_ENTRIES_SHOWN entries (a changed one with
+    its word diff) and how many more."""
+    differ = WordDiffer()
     return {
         "session": session,
         "diff": result,
-        "entries": result.entries[:DIFF_ENTRIES_SHOWN],
+        "entries": [
+            (entry, differ.diff(entry.old.content, entry.new.content) if entry.kind == "changed" else None)
+            for entry in result.entries[:DIFF_ENTRIES_SHOWN]
+        ],
         "hidden_entries": max(0, len(result.entries) - DIFF_ENTRIES_SHOWN),
     }
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An event of the history list: its words, and the text it turned into another as a word diff."""
+
+    event: models.SessionEvent
+    words: str
+    change: history.ContentChange | None
+    word_diff: WordDiff | None
+    diff_url: str  # what the event changed, as the diff page shows it
+
+
+def _event_row(session: models.Session, event: models.SessionEvent, differ: WordDiffer) -> EventRow:
+    change = history.content_change(event.op, event.args)
+    return EventRow(
+        event=event,
+        words=history.describe_event(event, brief=change is not None),
+        change=change,
+        word_diff=differ.diff(change.old, change.new) if change else None,
+        diff_url=reverse("history:diff", args=[session.pk]) + f"?from={event.version - 1}&to={event.version}",
+    )
 
 
 def _session(session_id: uuid.UUID) -> models.Session:
@@ -74,10 +101,11 @@ def history_list(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     page = Paginator(history.events_newest_first(session.pk), EVENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    differ = WordDiffer()  # one budget for the page's diffs
     context = {
         "session": session,
         "page": page,
-        "rows": [(event, history.describe_event(event)) for event in page],
+        "rows": [_event_row(session, event, differ) for event in page],
         "oldest": history.oldest_version(session.pk),
         "session_url": session_page_url(session),
     }
@@ -132,8 +160,9 @@ def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     return render(request, "sessions_app/history_diff.html", context)
 
 
-def _done(request: HttpRequest, session: models.Session, text: str) -> HttpResponse:
-    messages.success(request, text)
+def _done(request: HttpRequest, session: models.Session, notice: notices.Saved) -> HttpResponse:
+    """The session's page with the write's notice (its Undo included): the one notice of every write."""
+    notices.saved(request, notice)
     url = session_page_url(session)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -159,12 +188,9 @@ def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpRe
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    undo_url = reverse("history:list", args=[session.pk]) + "#undo"
-    changes = f" Changes: {_diff_words(result)}." if result else ""
-    notice = format_html(
-        'Restored version {} as v{}.{} <a href="{}">Undo</a>', version, new_version, changes, undo_url
-    )
-    return _done(request, session, notice)
+    changes = f" ({_diff_words(result)})" if result else ""
+    words = f"Restored version {version}{changes}"
+    return _done(request, session, notices.Saved(session.pk, "restore", new_version, words))
 
 
 def _restore_confirmation(request: HttpRequest, session: models.Session, version: int) -> HttpResponse:
@@ -194,11 +220,8 @@ def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         )
     except SessionError as exc:
         return _error(request, session, exc)
-    return _done(
-        request,
-        session,
-        f"Undid v{expected}: the session is back as it was at v{expected - 1} (now v{new_version}).",
-    )
+    words = f"Undid v{expected}: the session is back as it was at v{expected - 1}"
+    return _done(request, session, notices.Saved(session.pk, "restore", new_version, words))
 
 
 @login_required

@@ -208,7 +208,7 @@ chart_windows = ChartWindows()
 
 def _chart_delta(session: models.Session, base: int, new_points: list[dict[str, Any]]) -> list[str]:
     """What turns the page's chart at ``base`` into the newest one: the new bars appended to
-    ``#usage-bars``, and the caption, scale and time axis of the whole window. Not the old bars: a
+    ``#usage-bars``, and the caption, scale and both axes of the whole window. Not the old bars: a
     bar's markup does not depend on the others (selectors.bars_html), so ~0.3 KB per exchange instead
     of the whole chart (~35 KB at 120 bars) in every frame to every watcher."""
     window = chart_windows.points(session, base, new_points)
@@ -216,6 +216,7 @@ def _chart_delta(session: models.Session, base: int, new_points: list[dict[str, 
     return [
         _partial(DETAIL_TEMPLATE, "usage-chart-caption", context),
         _partial(DETAIL_TEMPLATE, "usage-chart-scale", context),
+        _partial(DETAIL_TEMPLATE, "usage-chart-yaxis", context),
         _partial(DETAIL_TEMPLATE, "usage-chart-axis", context),
         format_html('<div hx-swap-oob="beforeend:#{}">', "usage-bars")
         + context["chart"]["bars_html"]

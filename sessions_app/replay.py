@@ -28,9 +28,9 @@ def apply_event(
         first, last = args["keep_first"], args["keep_last"]
         if first + last < len(messages):
             del messages[first : len(messages) - last]
-    elif op in ("set_messages", "restore"):
+    elif op in ("set_messages", "restore", "import"):
         messages[:] = [Message(m["role"], m["content"]) for m in args["messages"]]
-        if op == "restore":
+        if op in ("restore", "import"):  # the whole state: usage too
             return None if args.get("usage") is None else TokenUsage(**args["usage"])
     elif op == "set_usage":
         if args["usage"] is not None:

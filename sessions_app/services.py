@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -556,6 +556,59 @@ class SessionService:
         with transaction.atomic():
             row = models.Session.objects.create(id=session_id or uuid.uuid4(), name=name, metadata=metadata)
             send_event_on_commit(session_changed_event(row.pk, row.version, "create"))
+        return cls(row.pk)
+
+    @classmethod
+    def import_session(
+        cls,
+        name: str = "",
+        metadata: Mapping[str, Any] | None = None,
+        messages: Iterable[Message] = (),
+        usage: TokenUsage | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
+        imported_from: uuid.UUID | None = None,
+        actor: str | None = None,
+    ) -> SessionService:
+        """A new session holding ``messages`` and ``usage``, made as ONE write: version 1, op ``import``.
+
+        The event's args hold the whole state (like a restore's), so replaying it rebuilds the session.
+        ``imported_from``: the id the record carried when it is imported as a new session.
+        """
+        name, metadata = check_name(name), check_metadata({} if metadata is None else metadata)
+        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
+            raise InvalidArgument("messages must be a list of messages", field="messages")
+        new = [check_message(m) for m in messages]
+        new_usage = None if usage is None else check_usage(usage)
+        who = check_actor(actor)
+        args: dict[str, Any] = {
+            "messages": [m.as_dict() for m in new],
+            "usage": None if new_usage is None else new_usage.as_dict(),
+        }
+        if imported_from is not None:
+            args["imported_from"] = str(imported_from)
+        pk = session_id or uuid.uuid4()
+        try:
+            with transaction.atomic():
+                row = models.Session.objects.create(
+                    id=pk,
+                    name=name,
+                    metadata=metadata,
+                    version=1,
+                    message_count=len(new),
+                    **({} if new_usage is None else _usage_fields(new_usage)),
+                )
+                # Hand-written INSERTs, 500 rows each: the ORM's bulk_create spent most of an import
+                # preparing each field of each row (16 MB, 60,000 messages, SQLite: 7.5 s → 3.7 s).
+                for start in range(0, len(new), 500):
+                    _insert_messages(row.pk, start, new[start : start + 500])
+                models.SessionEvent.objects.create(session=row, version=1, op="import", args=args, actor=who)
+                send_event_on_commit(session_changed_event(row.pk, 1, "import"))
+        except IntegrityError:
+            # Checked before the import; another writer took the id since.
+            if models.Session.objects.filter(pk=pk).exists():
+                raise InvalidArgument(f"a session with id {pk} already exists", field="id") from None
+            raise
         return cls(row.pk)
 
     @classmethod

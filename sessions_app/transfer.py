@@ -9,11 +9,16 @@ Shared by the management commands, the JSON API and the dashboard download.
 
 Import validates every record first (with the service's own argument checks) and writes nothing if
 one is bad — unless ``skip_invalid``, which imports the good records and reports the bad ones.
-All writes go through SessionService inside one transaction, so a failure midway leaves nothing.
+``scan`` does the checks alone and collects every error by line (the dashboard's preview). A record
+whose id is taken is refused, or with ``as_new`` imported under a fresh id. Each session is one write
+(``SessionService.import_session``: version 1, op ``import``), all inside one transaction, so a failure
+midway leaves nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +65,7 @@ class Record:
     metadata: dict[str, Any]
     messages: list[Message]
     usage: TokenUsage | None
+    exists: bool = False  # a session here has this id already: imported only as a new session
 
 
 @dataclass
@@ -67,6 +73,20 @@ class ImportResult:
     ids: list[str] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     messages: int = 0
+    # (the id in the file, the fresh id) of each session imported as a new one
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Scan:
+    """Every record of an import read and checked, and every bad one's error by line (a preview)."""
+
+    records: list[Record]
+    errors: list[tuple[int, str]]
+
+    @property
+    def existing(self) -> list[Record]:
+        return [r for r in self.records if r.exists]
 
 
 class ImportFailed(SessionError):
@@ -77,6 +97,20 @@ class ImportFailed(SessionError):
         super().__init__(f"line {line}: {message}", line=line)
         self.line = line
         self.reason = message
+
+
+def guess_format(filename: str) -> str:
+    """The format a file's name says: *.openai.jsonl → openai, *.jsonl / *.ndjson → jsonl, else json."""
+    name = filename.lower()
+    if name.endswith(".openai.jsonl"):
+        return "openai"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return "json"
+
+
+def exists_message(session_id: uuid.UUID) -> str:
+    return f"a session with id {session_id} already exists (import it as a new session to give it a fresh id)"
 
 
 def check_format(fmt: object) -> str:
@@ -139,26 +173,87 @@ def _reject_constant(name: str) -> None:
 
 
 def _documents(lines: Iterable[str], fmt: str) -> Iterator[tuple[int, object]]:
-    """(line number, parsed object) per session; a ``json`` document is read whole."""
+    """(line number, parsed object or the ImportFailed of an unreadable line) per session.
+
+    A ``json`` document is read whole. Errors are yielded, not raised: a generator that raises is
+    finished, and the lines after a bad one must still be read (skip_invalid, previews).
+    """
     if fmt == "json":
         text = "".join(lines)
-        doc = _parse_json(text, 1)
+        try:
+            doc = _parse_json(text, 1)
+        except ImportFailed as exc:
+            yield exc.line, exc
+            return
         sessions = doc.get("sessions") if isinstance(doc, dict) and set(doc) == {"sessions"} else doc
         if not isinstance(sessions, list):
-            raise ImportFailed(1, 'a JSON import is {"sessions": [...]} or an array of sessions')
+            yield 1, ImportFailed(1, 'a JSON import is {"sessions": [...]} or an array of sessions')
+            return
         for i, obj in enumerate(sessions):
             # There are no lines inside one document: the position counts from 1 instead.
             yield i + 1, obj
         return
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
-            yield number, _parse_json(raw.strip(), number)
+            try:
+                parsed: object = _parse_json(raw.strip(), number)
+            except ImportFailed as exc:
+                parsed = exc
+            yield number, parsed
+
+
+def _existing_ids(ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for i in range(0, len(ids), 500):
+        found.update(models.Session.objects.filter(pk__in=ids[i : i + 500]).values_list("pk", flat=True))
+    return found
+
+
+def scan(lines: Iterable[str], fmt: str, *, progress: Progress | None = None) -> Scan:
+    """Read and check every record, writing nothing; each bad one becomes an error naming its line.
+
+    Records whose id is a session here already are kept, marked ``exists``: ``parse`` refuses them
+    unless they are imported as new sessions.
+    """
+    check_format(fmt)
+    records: list[Record] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[uuid.UUID, int] = {}
+    for number, obj in _documents(lines, fmt):
+        if isinstance(obj, ImportFailed):
+            errors.append((obj.line, obj.reason))
+            continue
+        try:
+            record = _record(obj, number, fmt)
+            if record.id is not None:
+                if record.id in seen:
+                    raise InvalidArgument(f"id {record.id} already appears on line {seen[record.id]}")
+                seen[record.id] = number
+        except InvalidArgument as exc:
+            errors.append((number, exc.message))
+            continue
+        records.append(record)
+        if progress:
+            progress(1)
+    existing = _existing_ids(list(seen))
+    if existing:
+        records = [dataclasses.replace(r, exists=r.id in existing) for r in records]
+    return Scan(records=records, errors=errors)
 
 
 def parse(
-    lines: Iterable[str], fmt: str, *, skip_invalid: bool = False, progress: Progress | None = None
+    lines: Iterable[str],
+    fmt: str,
+    *,
+    skip_invalid: bool = False,
+    as_new: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[list[Record], list[tuple[int, str]]]:
-    """Validate every record; returns (records, skipped). Raises ImportFailed on the first bad one."""
+    """Validate every record; returns (records, skipped). Raises ImportFailed on the first bad one.
+
+    ``as_new``: a record whose id is a session here already is imported as a new session (a fresh id)
+    instead of being refused.
+    """
     check_format(fmt)
     if skip_invalid and fmt == "json":
         # A json document is written whole by an export: a bad record in it means a bad document.
@@ -166,53 +261,46 @@ def parse(
             "skip_invalid is for the line formats (jsonl, openai): a json document is imported whole",
             field="skip_invalid",
         )
-    records: list[Record] = []
-    skipped: list[tuple[int, str]] = []
-    seen: dict[uuid.UUID, int] = {}
-    documents = _documents(lines, fmt)
-    while True:
-        try:
-            number, obj = next(documents)
-        except StopIteration:
-            break
-        except ImportFailed as exc:
-            if not skip_invalid:
-                raise
-            skipped.append((exc.line, exc.reason))
-            continue
-        try:
-            record = _record(obj, number, fmt)
-            if record.id is not None:
-                if record.id in seen:
-                    raise InvalidArgument(f"id {record.id} already appears on line {seen[record.id]}")
-                if models.Session.objects.filter(pk=record.id).exists():
-                    raise InvalidArgument(f"a session with id {record.id} already exists")
-                seen[record.id] = number
-        except InvalidArgument as exc:
-            if not skip_invalid:
-                raise ImportFailed(number, exc.message) from None
-            skipped.append((number, exc.message))
-            continue
-        records.append(record)
-        if progress:
-            progress(1)
-    return records, skipped
+    scanned = scan(lines, fmt, progress=progress)
+    errors = list(scanned.errors)
+    records = []
+    for record in scanned.records:
+        if record.exists and not as_new:
+            errors.append((record.line, exists_message(record.id)))  # type: ignore[arg-type]
+        else:
+            records.append(record)
+    errors.sort(key=lambda e: e[0])
+    if errors and not skip_invalid:
+        raise ImportFailed(*errors[0])
+    return records, errors
 
 
-def write(records: list[Record], *, actor: str = IMPORT_ACTOR, progress: Progress | None = None) -> list[str]:
-    """Create the validated sessions through SessionService, all or nothing."""
-    ids = []
+def write(
+    records: list[Record], *, actor: str = IMPORT_ACTOR, progress: Progress | None = None
+) -> ImportResult:
+    """Create the validated sessions through SessionService, all or nothing: one write (v1) each.
+
+    A record marked ``exists`` (parse lets it through only ``as_new``) gets a fresh id.
+    """
+    result = ImportResult()
     with transaction.atomic():
         for record in records:
-            service = SessionService.new(record.name, record.metadata, session_id=record.id)
-            if record.messages:
-                service.set_messages(record.messages, actor=actor)
-            if record.usage is not None:
-                service.set_usage(record.usage, actor=actor)
-            ids.append(str(service.id))
+            service = SessionService.import_session(
+                record.name,
+                record.metadata,
+                record.messages,
+                record.usage,
+                session_id=None if record.exists else record.id,
+                imported_from=record.id if record.exists else None,
+                actor=actor,
+            )
+            result.ids.append(str(service.id))
+            result.messages += len(record.messages)
+            if record.exists:
+                result.renamed.append((str(record.id), str(service.id)))
             if progress:
                 progress(1)
-    return ids
+    return result
 
 
 def import_sessions(
@@ -220,13 +308,30 @@ def import_sessions(
     fmt: str,
     *,
     skip_invalid: bool = False,
+    as_new: bool = False,
     actor: str = IMPORT_ACTOR,
     validated: Progress | None = None,
     written: Progress | None = None,
 ) -> ImportResult:
-    records, skipped = parse(lines, fmt, skip_invalid=skip_invalid, progress=validated)
-    ids = write(records, actor=actor, progress=written)
-    return ImportResult(ids=ids, skipped=skipped, messages=sum(len(r.messages) for r in records))
+    records, skipped = parse(lines, fmt, skip_invalid=skip_invalid, as_new=as_new, progress=validated)
+    result = write(records, actor=actor, progress=written)
+    result.skipped = skipped
+    return result
+
+
+def decode(data: bytes) -> str:
+    """An uploaded file's text; bytes that are not UTF-8 are an ImportFailed naming their line."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # (a byte order mark some editors write)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportFailed(line, f"not UTF-8 text (byte {exc.start} of the file: {exc.reason})") from None
+
+
+def text_lines(text: str) -> Iterator[str]:
+    """The lines of an import's text, split at newlines only: str.splitlines would also split at U+2028,
+    U+0085 … that JSON strings may hold raw (files written by other tools), breaking a record in two."""
+    return iter(io.StringIO(text, newline="\n"))
 
 
 # ---------------------------------------------------------------- export

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions_app import views
+from sessions_app import import_views, views
 
 app_name = "sessions_app"
 
 urlpatterns = [
     path("", views.session_list, name="session_list"),
+    path("import/", import_views.import_sessions, name="import"),
     path("sessions/<uuid:session_id>/", views.session_detail, name="session_detail"),
     path("sessions/<uuid:session_id>/messages/", views.message_chunk, name="message_chunk"),
     path("sessions/<uuid:session_id>/messages/<int:index>/", views.message_row, name="message_row"),

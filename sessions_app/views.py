@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms as django_forms
 from django.contrib.auth.decorators import login_required, permission_required
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
-from sessions_app import forms, selectors
+from sessions_app import forms, notices, selectors
 from sessions_app.exceptions import SessionError, SessionNotFound, VersionConflict
 from sessions_app.selectors import FormState
 from sessions_app.services import SessionService, user_actor
@@ -283,7 +283,15 @@ def bulk_preview(request: HttpRequest, session_id: uuid.UUID, action: str) -> Ht
 # ---------------------------------------------------------------- writes
 
 
-Run = Callable[[SessionService, Any, int, str], int | None]
+class Done(NamedTuple):
+    """What a write did: the version it made, its words for the notice, the index to bring into view."""
+
+    version: int
+    words: str
+    focus: int | None = None
+
+
+Run = Callable[[SessionService, Any, int, str], Done]
 
 
 def _write(
@@ -295,19 +303,20 @@ def _write(
     *,
     index: int | None = None,
 ) -> HttpResponse:
-    """Parse the form, make one service call, and answer with the fresh view.
+    """Parse the form, make one service call, and answer with the fresh view and the write's notice.
 
-    ``run`` returns the index to bring into view afterwards (None: the first page).
+    ``run`` says what it did (``Done``: the focus None is the first page).
     Every failure answers with a 4xx and the form re-shown with its error; nothing is written.
     """
     session = _session_or_404(session_id)
     form = form_class(request.POST)
+    op = action  # the Session API op: the view's action is also its name
     action, index = _form_anchor(request, action, index)
     if not form.is_valid():
         state = FormState(action=action, index=index, values=request.POST, error=form.error_text())
         return render_detail(request, session_id, status=400, form=state, at=index)
     try:
-        focus = run(SessionService(session.pk), form, form.cleaned_data["expected_version"], _actor(request))
+        done = run(SessionService(session.pk), form, form.cleaned_data["expected_version"], _actor(request))
     except VersionConflict as exc:
         if action not in KEEPS_TYPED_TEXT:
             return _conflict(request, session_id, exc)
@@ -320,8 +329,12 @@ def _write(
     except SessionError as exc:
         state = FormState(action=action, index=index, values=request.POST, error=exc.message)
         return render_detail(request, session_id, status=exc.http_status, form=state, at=index)
+    notice = notices.saved(request, notices.Saved(session.pk, op, done.version, done.words))
+    focus = done.focus
     if _is_htmx(request):
-        return render_detail(request, session_id, at=focus, focus=focus)
+        return notices.deliver(
+            request, render_detail(request, session_id, at=focus, focus=focus), notice, detail_url(session_id)
+        )
     page = selectors.window_for(selectors.get_session(session_id).message_count, at=focus).page
     return HttpResponseRedirect(detail_url(session_id, page=page, anchor=focus))
 
@@ -372,57 +385,66 @@ def _index_writer(
     return view
 
 
-def _append(s: SessionService, form: forms.MessageForm, v: int, actor: str) -> int:
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _append(s: SessionService, form: forms.MessageForm, v: int, actor: str) -> Done:
     m = form.message()
-    s.append(m.role, m.content, expected_version=v, actor=actor)
-    return s.len() - 1
+    version = s.append(m.role, m.content, expected_version=v, actor=actor)
+    index = s.len() - 1
+    return Done(version, f"Message #{index} appended", index)
 
 
-def _insert(s: SessionService, form: forms.InsertForm, v: int, actor: str) -> int:
-    s.insert(form.cleaned_data["index"], form.message(), expected_version=v, actor=actor)
-    return form.cleaned_data["index"]
+def _insert(s: SessionService, form: forms.InsertForm, v: int, actor: str) -> Done:
+    index = form.cleaned_data["index"]
+    version = s.insert(index, form.message(), expected_version=v, actor=actor)
+    return Done(version, f"Message inserted at #{index}", index)
 
 
-def _replace(s: SessionService, index: int, form: forms.MessageForm, v: int, actor: str) -> int:
-    s.replace(index, form.message(), expected_version=v, actor=actor)
-    return index
+def _replace(s: SessionService, index: int, form: forms.MessageForm, v: int, actor: str) -> Done:
+    version = s.replace(index, form.message(), expected_version=v, actor=actor)
+    return Done(version, f"Message #{index} edited", index)
 
 
-def _remove(s: SessionService, index: int, form: forms.ConfirmForm, v: int, actor: str) -> int:
-    s.remove(index, expected_version=v, actor=actor)
-    return max(0, index - 1)
+def _remove(s: SessionService, index: int, form: forms.ConfirmForm, v: int, actor: str) -> Done:
+    version = s.remove(index, expected_version=v, actor=actor)
+    return Done(version, f"Message #{index} removed", max(0, index - 1))
 
 
-def _move(s: SessionService, index: int, form: forms.MoveForm, v: int, actor: str) -> int:
-    s.move(index, form.cleaned_data["to_index"], expected_version=v, actor=actor)
-    return form.cleaned_data["to_index"]
+def _move(s: SessionService, index: int, form: forms.MoveForm, v: int, actor: str) -> Done:
+    to = form.cleaned_data["to_index"]
+    version = s.move(index, to, expected_version=v, actor=actor)
+    return Done(version, f"Message #{index} moved to #{to}", to)
 
 
-def _truncate(s: SessionService, form: forms.TruncateForm, v: int, actor: str) -> int | None:
-    s.truncate(
-        form.cleaned_data["keep_first"], form.cleaned_data["keep_last"], expected_version=v, actor=actor
-    )
-    return None
+def _truncate(s: SessionService, form: forms.TruncateForm, v: int, actor: str) -> Done:
+    first, last = form.cleaned_data["keep_first"], form.cleaned_data["keep_last"]
+    version = s.truncate(first, last, expected_version=v, actor=actor)
+    return Done(version, f"Truncated to the first {first:,} and the last {last:,} messages")
 
 
-def _prune(s: SessionService, form: forms.PruneForm, v: int, actor: str) -> int | None:
-    s.prune(form.cleaned_data["n"], expected_version=v, actor=actor)
-    return max(0, s.len() - 1)
+def _prune(s: SessionService, form: forms.PruneForm, v: int, actor: str) -> Done:
+    n = form.cleaned_data["n"]
+    version = s.prune(n, expected_version=v, actor=actor)
+    return Done(version, f"Pruned the last {_plural(n, 'exchange')}", max(0, s.len() - 1))
 
 
-def _clear(s: SessionService, form: forms.ConfirmForm, v: int, actor: str) -> None:
-    s.clear(expected_version=v, actor=actor)
-    return None
+def _clear(s: SessionService, form: forms.ConfirmForm, v: int, actor: str) -> Done:
+    return Done(s.clear(expected_version=v, actor=actor), "All messages cleared")
 
 
-def _set_messages(s: SessionService, form: forms.SetMessagesForm, v: int, actor: str) -> None:
-    s.set_messages(form.cleaned_data["messages_json"], expected_version=v, actor=actor)
-    return None
+def _set_messages(s: SessionService, form: forms.SetMessagesForm, v: int, actor: str) -> Done:
+    new = form.cleaned_data["messages_json"]
+    version = s.set_messages(new, expected_version=v, actor=actor)
+    return Done(version, f"All messages replaced ({_plural(len(new), 'message')} now)")
 
 
-def _set_usage(s: SessionService, form: forms.UsageForm, v: int, actor: str) -> None:
-    s.set_usage(form.usage(), expected_version=v, actor=actor)
-    return None
+def _set_usage(s: SessionService, form: forms.UsageForm, v: int, actor: str) -> Done:
+    usage = form.usage()
+    version = s.set_usage(usage, expected_version=v, actor=actor)
+    words = f"Usage set to {usage.prompt:,} + {usage.completion:,} = {usage.total:,} tokens"
+    return Done(version, words)
 
 
 append = _writer("append", forms.MessageForm, _append)

@@ -90,7 +90,24 @@ class Watcher:
     frames: int = 0
     closes: list[int] = field(default_factory=list)  # close code of every connection the server ended
     refused: int = 0  # connection attempts that failed before the socket opened
+    acks: int = 0  # answers to a hello: the socket is in its groups from then on
     _stop: bool = False
+    _progress: asyncio.Condition | None = None
+
+    def _frames_condition(self) -> asyncio.Condition:
+        if self._progress is None:
+            self._progress = asyncio.Condition()
+        return self._progress
+
+    async def until(self, predicate: Any, timeout: float) -> bool:
+        """Wait, frame by frame, until ``predicate(self)`` holds; False if it does not within ``timeout``."""
+        progress = self._frames_condition()
+        async with progress:
+            try:
+                await asyncio.wait_for(progress.wait_for(lambda: predicate(self)), timeout)
+            except TimeoutError:
+                return bool(predicate(self))
+        return True
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         import websockets
@@ -111,6 +128,9 @@ class Watcher:
                         ready.set()
                     async for text in ws:
                         await self.on_frame(ws, text)
+                        progress = self._frames_condition()
+                        async with progress:
+                            progress.notify_all()
                     self.closes.append(ws.close_code or 1006)  # 1000/1001: the server closed normally
             except websockets.ConnectionClosed as exc:
                 # An error code (1011: the consumer crashed; 4403: forbidden, not retried) or no close
@@ -137,6 +157,7 @@ class Watcher:
         if frame.kind in ("presence",):
             return
         if frame.kind in ("ack", "stale"):
+            self.acks += frame.kind == "ack"
             if frame.version > self.version:
                 await ws.send(json.dumps({"type": "resync", "version": self.version, "tail": True}))
             return

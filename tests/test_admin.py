@@ -368,3 +368,62 @@ def test_untouched_rows_are_not_edits_even_with_browser_newlines(editor):
     edited = form_data(s, edit={1: {"content": "2\r\nlines "}})
     assert editor.post(change_url(s), edited).status_code == 302
     assert contents(s)[1] == "2\nlines " and s.version() == 3
+
+
+# ---------------------------------------------------------------- accounts and roles
+
+
+@pytest.fixture
+def superuser() -> Client:
+    ensure_role_groups()
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="pw-not-secret-123"))
+    return client
+
+
+def _people() -> None:
+    from sessions_app import roles
+
+    for name, role in [("vic", "viewer"), ("erin", "editor"), ("ada", "admin")]:
+        roles.assign_role(User.objects.create_user(name, password="pw-not-secret-123"), role)
+    User.objects.create_user("nobody", password="pw-not-secret-123")
+
+
+def _usernames(html: str) -> set[str]:
+    import re
+
+    return set(re.findall(r'<th class="field-username"><a href="[^"]+">([^<]+)</a>', html))
+
+
+def test_the_user_list_shows_each_users_role_and_filters_by_role(superuser):
+    _people()
+    url = reverse("admin:auth_user_changelist")
+    html = superuser.get(url).content.decode()
+    assert '<th scope="col" class="column-role">' in html
+    row = html[html.index(">erin<") :]
+    assert "editor (Session editors)" in row[: row.index("</tr>")]
+    assert "viewer (Session viewers)" in html and "admin (superuser)" in html
+    assert 'data-filter-title="role"' in html and '<a href="?role=none">no role</a>' in html
+    assert _usernames(superuser.get(url + "?role=editor").content.decode()) == {"erin"}
+    assert _usernames(superuser.get(url + "?role=viewer").content.decode()) == {"vic"}
+    assert _usernames(superuser.get(url + "?role=admin").content.decode()) == {"ada", "root"}
+    assert _usernames(superuser.get(url + "?role=none").content.decode()) == {"nobody"}
+
+
+def test_the_role_groups_say_what_they_allow_and_who_is_in_them(superuser):
+    _people()
+    listing = superuser.get(reverse("admin:auth_group_changelist")).content.decode()
+    assert "What it allows" in listing and "Members" in listing
+    assert "read every session, its messages and its history (view_session)" in listing
+    assert "every Session API write from the dashboard and the admin" in listing
+    editors = Group.objects.get(name=EDITORS)
+    page = superuser.get(reverse("admin:auth_group_change", args=[editors.pk])).content.decode()
+    assert "session | Can change session" in page and "session event | Can view session event" in page
+    erin = User.objects.get(username="erin")
+    assert f'<a href="{reverse("admin:auth_user_change", args=[erin.pk])}">erin</a>' in page
+    assert ">vic<" not in page
+    empty = Group.objects.create(name="Auditors")
+    assert (
+        "nobody yet (manage.py create_account"
+        in superuser.get(reverse("admin:auth_group_change", args=[empty.pk])).content.decode()
+    )

@@ -76,10 +76,11 @@ def shown(content: str) -> str:
 
 _REFERENCE = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+_TAG = re.compile(r"<[^>]*>")
 
 
 def browser_text(html: str) -> str:
-    """The text a browser reads from escaped HTML. Unlike html.unescape it keeps references to control
+    """The text a browser reads from HTML. Unlike html.unescape it keeps references to control
     characters and non-characters as browsers do; references to 128–159 are refused, as browsers would
     read them as windows-1252 characters (&#128; is "€")."""
 
@@ -91,7 +92,8 @@ def browser_text(html: str) -> str:
         assert not 128 <= code <= 159, f"&#{code}; is read as a windows-1252 character by browsers"
         return chr(code)
 
-    return _REFERENCE.sub(one, html)
+    # Tags are not text: highlighted JSON wraps each token in a <span>.
+    return _REFERENCE.sub(one, _TAG.sub("", html))
 
 
 def visible(expected: str, html: str) -> bool:

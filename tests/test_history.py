@@ -322,3 +322,39 @@ def test_diff_is_a_valid_edit_script_with_many_repeated_messages(seed):
         new[:250] = scrambled
     d = history.diff(history.VersionState(1, old, None), history.VersionState(2, new, None))
     assert_diff_is_an_edit_script(d, old, new)
+
+
+def test_an_import_is_one_version_that_replays_to_the_imported_session():
+    from sessions_app import transfer
+
+    line = json.dumps(
+        {
+            "name": "imported",
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ünï ✓"}],
+            "usage": {"prompt": 5, "completion": 6, "total": 11},
+        }
+    )
+    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
+    s = SessionService.get(new_id)
+    s.append("assistant", "after")
+    events = models.SessionEvent.objects.filter(session_id=s.id).order_by("version")
+    assert [(e.version, e.op) for e in events] == [(1, "import"), (2, "append")]
+    assert history.describe_event(events[0]) == (
+        "imported 2 messages, usage 5 prompt + 6 completion = 11 tokens"
+    )
+    v1 = history.state_at(s.id, 1)
+    assert v1.messages == [Message("system", "Be brief."), Message("user", "ünï ✓")]
+    assert v1.usage == TokenUsage(5, 6, 11)
+    assert (
+        history.state_at(s.id, 0).messages == [] and history.state_at(s.id, 2).messages[-1].content == "after"
+    )
+    # The event alone rebuilds it, whatever came before (replay.py).
+    messages = [Message("user", "whatever")]
+    assert apply_event(messages, None, "import", events[0].args) == TokenUsage(5, 6, 11)
+    assert messages == v1.messages
+    # Restoring v1 (or undoing the append) gives the import back.
+    s.undo(expected_version=2)
+    assert observed(s) == (v1.messages, v1.usage)
+    assert history.describe(
+        "import", {"messages": [], "usage": None, "imported_from": str(uuid.UUID(int=1))}
+    ) == (f"imported 0 messages (as a new session; its file gave id {uuid.UUID(int=1)})")

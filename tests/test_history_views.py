@@ -88,7 +88,9 @@ def test_restore_by_an_editor_is_a_new_version_with_the_actor(
     event = session.events()[-1]
     assert (event.op, event.actor, event.args["restored_version"]) == ("restore", "erin", 2)
     follow = editor.get(response["Location"]).content.decode()
-    assert "Restored version 2 as v4." in follow
+    assert (
+        "Restored version 2 (2 added, 0 removed, 0 changed)</span> · saved as <strong>v4</strong>" in follow
+    )
 
 
 def test_restore_asks_first_showing_what_it_will_change(editor, session):
@@ -116,14 +118,21 @@ def test_restore_asks_first_showing_what_it_will_change(editor, session):
     assert editor.get(url("restore", session, 9)).status_code == 400
 
 
-def test_restore_confirms_with_a_styled_notice_that_links_to_undo(editor, session):
+def test_restore_confirms_with_the_write_notice_whose_undo_restores_the_version_before(editor, session):
     response = editor.post(url("restore", session, 2), {"expected_version": 3}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
-    notice = html[html.index('<ul class="flash"') : html.index("</ul>", html.index('<ul class="flash"'))]
-    assert "Restored version 2 as v4. Changes: 2 added, 0 removed, 0 changed." in notice
-    assert f'<a href="{url("list", session)}#undo">Undo</a>' in notice
-    assert 'id="undo"' in editor.get(url("list", session)).content.decode()
+    start = html.index('<div id="notices"')
+    notice = html[start : html.index("</main>", start)]
+    assert '<div class="notice saved success">' in notice
+    assert (
+        "Restored version 2 (2 added, 0 removed, 0 changed)</span> · saved as <strong>v4</strong>" in notice
+    )
+    # Undo: straight back to v3, refused should anyone have written since v4.
+    assert f'action="{url("restore", session, 3)}"' in notice
+    assert '<input type="hidden" name="expected_version" value="4">' in notice
+    undone = editor.post(url("restore", session, 3), {"expected_version": 4})
+    assert undone.status_code == 302 and session.version() == 5 and session.len() == 1
 
 
 def test_restore_with_htmx_redirects_the_client(editor, session):
@@ -196,3 +205,69 @@ def test_export_is_a_json_download_replaying_to_now(viewer, session):
     data = json.loads(response.content)
     assert [e["version"] for e in data["events"]] == [1, 2, 3, 4]
     assert data["events"][-1]["args"]["messages"] == [{"role": "user", "content": "ünï"}]
+
+
+def test_an_edit_in_the_history_shows_the_changed_words(viewer):
+    s = SessionService.new(name="edits")
+    text = 'The <b>quick</b> brown fox jumps over the lazy dog, says {"label": "bug"}.'
+    s.append("assistant", text)
+    s.replace(0, Message("assistant", text.replace("brown", "red").replace('"bug"', '"billing"')))
+    html = viewer.get(url("list", s)).content.decode()
+    row = html[html.index('data-version="2"') : html.index('data-version="1"')]
+    assert "replaced message 0 (assistant)" in row and "was assistant:" not in row  # no two equal prefixes
+    assert "<del>brown</del><ins>red</ins>" in row
+    assert "<del>bug</del><ins>billing</ins>" in row
+    assert "The &lt;b&gt;quick&lt;/b&gt; " in row  # unchanged words around it, escaped
+
+
+def test_an_edit_of_markup_is_escaped_inside_the_diff(viewer):
+    s = SessionService.new(name="xss")
+    s.append("user", "<script>alert(1)</script> keep")
+    s.replace(0, Message("system", "<img src=x onerror=alert(2)> keep"))
+    html = viewer.get(url("list", s)).content.decode()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;<del>script&gt;</del><ins>img src=x onerror=</ins>alert(" in html
+    assert "<del>1)&lt;/script</del><ins>2)</ins>&gt; keep" in html
+    assert "replaced message 0 (user → system)" in html
+
+
+def test_a_long_edit_is_folded_to_the_changed_words_with_show_all(viewer):
+    before = " ".join(f"w{i}" for i in range(3000))
+    s = SessionService.new(name="long edit")
+    s.append("user", before)
+    s.replace(0, Message("user", before.replace(" w1500 ", " CHANGED ")))
+    html = viewer.get(url("list", s)).content.decode()
+    compact = html[html.index('class="content word-diff-text compact"') : html.index("<details>")]
+    assert "<del>w1500</del><ins>CHANGED</ins>" in compact and "w1497" in compact and "w10 " not in compact
+    assert "Show all (" in html and html.count("w2999") == 1  # the whole diff once, behind <details>
+
+
+def test_a_huge_edit_is_summarised_not_compared(viewer):
+    import random
+
+    rng = random.Random(5)
+    s = SessionService.new(name="huge edit")
+    s.append("user", " ".join(rng.choice(["red", "green", "blue"]) for _ in range(150_000)))
+    s.replace(0, Message("user", " ".join(rng.choice(["red", "green", "blue"]) for _ in range(150_000))))
+    page = viewer.get(url("list", s))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Too long to compare word by word" in html
+    assert len(html) < 50_000  # neither text is put in the page
+
+
+def test_the_diff_page_shows_a_changed_message_as_words(viewer):
+    s = SessionService.new(name="set")
+    s.set_messages([Message("user", "first"), Message("assistant", "Answer: yes, ship it today.")])
+    s.set_messages([Message("user", "first"), Message("assistant", "Answer: no, ship it tomorrow.")])
+    for page in (viewer.get(url("diff", s)), viewer.get(url("diff", s) + "?from=1&to=2")):
+        html = page.content.decode()
+        assert page.status_code == 200 and "1 changed" in html
+        assert "<del>yes</del><ins>no</ins>" in html and "<del>today</del><ins>tomorrow</ins>" in html
+
+
+def test_the_restore_confirmation_shows_changed_messages_as_words(editor):
+    s = SessionService.new(name="restore words")
+    s.append("user", "keep the blue one")
+    s.replace(0, Message("user", "keep the green one"))
+    html = editor.get(url("restore", s, 1)).content.decode()
+    assert "<del>green</del><ins>blue</ins>" in html

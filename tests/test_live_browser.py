@@ -205,7 +205,7 @@ def test_list_page_shows_new_and_changed_sessions_live(served, chromium):
 
 
 def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chromium):
-    """Deltas carry only the new bars (plus caption, scale and axis); the page drops bars that left
+    """Deltas carry only the new bars (plus caption, scale and axes); the page drops bars that left
     the window. After writes that slide the window and raise the peak, the live chart is the same
     markup a fresh page load renders, and the bars are drawn to the new scale."""
     from playwright.sync_api import expect
@@ -240,6 +240,8 @@ def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chr
     fresh = open_page(chromium, served, carol, f"/sessions/{session.id}/")
     assert fresh.inner_html("#usage-bars") == live_bars
     assert fresh.inner_html("#usage-chart-axis") == axis
+    assert fresh.inner_html("#usage-chart-yaxis") == page.inner_html("#usage-chart-yaxis")  # both axes, live
+    expect(page.locator("#usage-chart-yaxis span").last).to_have_text("1k")
     assert fresh.inner_text("#usage-chart-caption") == page.inner_text("#usage-chart-caption")
     assert not [line for line in page.console_log if "error" in line], page.console_log
 

@@ -383,7 +383,7 @@ async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
     await db(session.append)("user", "while nobody listened")
     frame = await frames_until(communicator, "stale")
     assert frame.version == 3
-    await asyncio.sleep(0.7)  # the next check has re-joined the group: events flow again
+    # The check that said "stale" had re-joined the groups first: events flow again.
     await db(session.append)("user", "after the repair")
     frame = await frames_until(communicator, "delta")
     assert (frame.base, frame.version) == (3, 4)
@@ -394,24 +394,30 @@ async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
 async def test_a_socket_outlives_the_layers_group_expiry(session, editor_cookie, monkeypatch, settings):
     """channels-redis drops members added longer than group_expiry ago (86400 s in settings) on the next
     group_send: each periodic check re-adds them, so a socket connected for days keeps its events."""
-    from channels.layers import channel_layers
+    import time
 
-    from zyn_site.settings import redis_channel_layer
+    import redis.asyncio as redis
 
-    config = redis_channel_layer(settings.REDIS_URL)
-    config["default"]["CONFIG"]["group_expiry"] = 1
-    settings.CHANNEL_LAYERS = config
-    channel_layers.backends.clear()
-    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    from sessions_app.relay import get_relay
+
+    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "3600")  # no check but the one this test makes
+    communicator = await open_detail(session, editor_cookie)
+    layer, group = get_channel_layer(), session_group(session.id)
+    client = redis.from_url(settings.REDIS_URL)
     try:
-        communicator = await open_detail(session, editor_cookie)
-        await asyncio.sleep(2.5)  # connected for more than twice the group expiry
-        await db(session.append)("user", "after the expiry")
-        frame = await frames_until(communicator, "delta")  # not "stale": the event was delivered
-        assert (frame.base, frame.version) == (2, 3)
-        await communicator.disconnect()
+        # The process's membership of the session's group, aged past the expiry as if added days ago.
+        members = await client.zrange(layer._group_key(group), 0, -1)
+        assert members, "the socket's process was not in its session's group"
+        days_ago = time.time() - 2 * layer.group_expiry
+        await client.zadd(layer._group_key(group), {member: days_ago for member in members})
+        (socket,) = get_relay().members[group].values()
+        await socket.tick()  # the periodic check, run now
     finally:
-        channel_layers.backends.clear()
+        await client.aclose()
+    await db(session.append)("user", "after the expiry")
+    frame = await frames_until(communicator, "delta")  # not "stale": the event was delivered
+    assert (frame.base, frame.version) == (2, 3)
+    await communicator.disconnect()
 
 
 async def test_list_feed_pushes_new_and_changed_rows(session, editor_cookie):
@@ -440,7 +446,7 @@ async def test_garbage_from_the_page_is_ignored(session, editor_cookie):
     await communicator.disconnect()
 
 
-async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while():
+async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while(monkeypatch):
     """live.shared_check: concurrent and later callers within max_age share one read (200 sockets of
     one user: one permission read per half period); after max_age it reads again; a failure is not kept."""
     calls = []
@@ -456,7 +462,9 @@ async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while():
     assert set(results) == {"a#1"} and calls == ["a"]
     assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#1"
     assert await live.shared_check(("k", 2), 0.3, read, "b") == "b#2"  # another key: its own read
-    await asyncio.sleep(0.35)
+    loop = asyncio.get_running_loop()
+    real_time = loop.time
+    monkeypatch.setattr(loop, "time", lambda: real_time() + 0.35)  # max_age has passed
     assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#3"
     for _ in range(2):
         with pytest.raises(RuntimeError):

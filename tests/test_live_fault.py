@@ -8,7 +8,6 @@ process as the writer (a program writing through SessionService), on SQLite or P
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from channels.layers import channel_layers
@@ -47,15 +46,6 @@ async def _append(session: SessionService, content: str) -> int:
     return await asyncio.to_thread(write)
 
 
-async def _until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
-
-
 def test_watcher_converges_on_the_final_version_after_redis_comes_back(settings):
     editor = make_user("fault", "editor")
     cookie = session_cookie(editor)
@@ -69,30 +59,28 @@ def test_watcher_converges_on_the_final_version_after_redis_comes_back(settings)
         versions_during_outage: list[int] = []
 
         async def scenario() -> None:
-            ready = asyncio.Event()
-            task = asyncio.ensure_future(watcher.run(ready))
+            task = asyncio.ensure_future(watcher.run())
             try:
-                await asyncio.wait_for(ready.wait(), 10)
-                await asyncio.sleep(0.5)
+                assert await watcher.until(lambda w: w.acks, 10), "the server never answered the hello"
                 for i in range(5):
                     await _append(session, f"before {i}")
-                assert await _until(lambda: watcher.version == 5, 10), (
+                assert await watcher.until(lambda w: w.version == 5, 10), (
                     f"before the outage: v{watcher.version}"
                 )
 
                 redis.stop()
                 for i in range(20):  # the writes succeed: publishing after commit is best effort
                     versions_during_outage.append(await _append(session, f"during {i}"))
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(1)
-                assert watcher.version < 25, "the watcher saw writes made while Redis was down?"
+                assert not await watcher.until(lambda w: w.version >= 25, 1), (
+                    "the watcher saw writes made while Redis was down?"
+                )
 
                 redis.start()
-                converged = await _until(lambda: watcher.version == 25, 30)
+                converged = await watcher.until(lambda w: w.version == 25, 30)
                 assert converged, f"watcher stuck at v{watcher.version} after Redis came back (final v25)"
                 # And the feed works again afterwards.
                 await _append(session, "after")
-                assert await _until(lambda: watcher.version == 26, 15), (
+                assert await watcher.until(lambda w: w.version == 26, 15), (
                     f"after the outage: v{watcher.version}"
                 )
             finally:

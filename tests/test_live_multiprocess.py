@@ -30,10 +30,10 @@ def test_200_edits_through_process_a_reach_a_watcher_on_process_b_in_order(setti
         watcher = Watcher(f"{b.ws_url}/ws/sessions/{session.id}/", cookie, origin=b.url, version=start)
 
         async def scenario() -> None:
-            ready = asyncio.Event()
-            task = asyncio.ensure_future(watcher.run(ready))
-            await asyncio.wait_for(ready.wait(), 10)
-            await asyncio.sleep(0.3)  # the hello's answer (ack) has arrived; B's socket is in its groups
+            task = asyncio.ensure_future(watcher.run())
+            assert await watcher.until(lambda w: w.acks, 10), (
+                "B never answered the hello"
+            )  # B's socket is in its groups
             for i in range(WRITES):
                 status = await asyncio.to_thread(
                     http_a.post,
@@ -41,10 +41,7 @@ def test_200_edits_through_process_a_reach_a_watcher_on_process_b_in_order(setti
                     {"expected_version": start + i, "role": "user", "content": f"write {i} through A"},
                 )
                 assert status == 200, f"write {i} through A answered HTTP {status}"
-            for _ in range(200):
-                if watcher.version >= start + WRITES:
-                    break
-                await asyncio.sleep(0.05)
+            await watcher.until(lambda w: w.version >= start + WRITES, 10)
             watcher.stop()
             task.cancel()
 

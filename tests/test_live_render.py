@@ -75,7 +75,8 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
         assert window == expected
         if "usage-chart-caption" in update.html:
             peak = max(max(p["total"], p["prompt"] + p["completion"]) for p in expected)
-            assert f'<data id="usage-chart-scale" value="{max(peak, 1)}"' in update.html
+            assert f'<data id="usage-chart-scale" value="{selectors.axis_top(peak)}"' in update.html
+            assert 'id="usage-chart-yaxis"' in update.html and 'id="usage-chart-axis"' in update.html
             assert re.search(rf"last {len(expected)} &#183; peak [\d,]+ tokens", update.html)
     assert live.chart_windows.reads == reads, "a delta read the whole window from the database"
     # Carried over for at most reread_seconds (compact_events may delete old events): then read again.

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -172,15 +177,15 @@ def test_a_failure_while_writing_rolls_back_every_session(monkeypatch):
         for i in range(3)
     ]
     calls = {"n": 0}
-    real = SessionService.set_usage
+    real = SessionService.import_session
 
-    def flaky(self, usage, **kw):
+    def flaky(*args, **kw):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return real(self, usage, **kw)
+        return real(*args, **kw)
 
-    monkeypatch.setattr(SessionService, "set_usage", flaky)
+    monkeypatch.setattr(SessionService, "import_session", flaky)
     with pytest.raises(RuntimeError):
         transfer.import_sessions(lines, "jsonl")
     assert models.Session.objects.count() == 0 and models.SessionEvent.objects.count() == 0
@@ -298,3 +303,122 @@ def test_dashboard_download_needs_login_and_view_permission():
     from django.urls import reverse
 
     assert reverse("session-export", args=[s.id]) == f"/sessions/{s.id}/export"
+
+
+# ---------------------------------------------------------------- import as new sessions, one version each
+
+
+def test_an_import_is_one_version_in_history_with_its_messages_and_usage():
+    line = json.dumps(
+        {
+            "name": "n",
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+            "usage": {"prompt": 1, "completion": 2, "total": 3},
+        }
+    )
+    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
+    s = SessionService.get(new_id)
+    (event,) = s.events()
+    assert (s.version(), event.version, event.op, event.actor) == (1, 1, "import", "erin")
+    assert event.args == {
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+        "usage": {"prompt": 1, "completion": 2, "total": 3},
+    }
+    assert s.last_usage() == TokenUsage(1, 2, 3) and s.len() == 2
+
+
+def test_skip_invalid_reads_on_after_a_line_that_is_not_json(tmp_path):
+    # A bad JSON line used to end the reading: the good lines after it were silently left out.
+    result = transfer.import_sessions([GOOD, "{oops", GOOD, GOOD], "jsonl", skip_invalid=True)
+    assert len(result.ids) == 3 and result.skipped == [
+        (2, "not valid JSON: Expecting property name enclosed in double quotes (column 2)")
+    ]
+
+
+def existing_and_file(tmp_path):  # noqa: ANN201
+    original = SessionService.new(name="here", metadata={"k": "v"})
+    original.append("user", "kept as it is")
+    text = export_text("jsonl", [original.id]).replace('"name":"here"', '"name":"from the file"')
+    path = tmp_path / "again.jsonl"
+    path.write_text(text + GOOD + "\n", encoding="utf-8")
+    return original, path
+
+
+def test_command_as_new_imports_an_existing_id_under_a_fresh_one_and_leaves_the_original(tmp_path):
+    original, path = existing_and_file(tmp_path)
+    before = (original.version(), original.messages(), original.row().name)
+    with pytest.raises(CommandError, match="line 1: a session with id .* already exists"):
+        call_command("import_sessions", str(path), "--verbosity", "0", stdout=io.StringIO())
+    assert models.Session.objects.count() == 1
+    out = io.StringIO()
+    call_command("import_sessions", str(path), "--as-new", "--verbosity", "0", stdout=out)
+    assert (
+        "Imported 2 session(s) with 2 message(s)" in out.getvalue()
+        and "1 as new session(s)" in out.getvalue()
+    )
+    (renamed,) = re.findall(rf"imported {original.id} as a new session: ([0-9a-f-]{{36}})", out.getvalue())
+    copy = SessionService.get(renamed)
+    assert copy.id != original.id and copy.row().name == "from the file"
+    assert copy.messages() == [Message("user", "kept as it is")] and copy.row().metadata == {"k": "v"}
+    assert [(e.op, e.args.get("imported_from")) for e in copy.events()] == [("import", str(original.id))]
+    assert (original.version(), original.messages(), original.row().name) == before
+
+
+def test_a_failed_import_prints_its_error_on_a_line_of_its_own_after_complete_bars(tmp_path):
+    # The command as an operator runs it (its own process and SQLite file): tqdm draws on a real stream.
+    env_db = f"sqlite:///{tmp_path / 'child.sqlite3'}"
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([GOOD] * 50 + ['{"messages": [{"role": "robot", "content": "x"}]}']) + "\n")
+    env = {**os.environ, "DJANGO_DEBUG": "1", "DATABASE_URL": env_db}
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=root, check=True, timeout=300
+    )
+    failed = subprocess.run(
+        [sys.executable, "manage.py", "import_sessions", str(path)],
+        capture_output=True, text=True, env=env, cwd=root, timeout=120,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    err = failed.stderr
+    assert "\x1b[" not in err  # no cursor movement between two bars drawn at once
+    lines = err.split("\n")
+    (error,) = [line for line in lines if "CommandError" in line]
+    assert error.startswith("CommandError: ") and "line 51: messages[0]: role" in error
+    bars = [line for line in lines if "validating" in line or "writing" in line]
+    assert all("CommandError" not in line for line in bars)
+    assert not any("writing" in line for line in lines)  # nothing was written: no writing bar
+    assert lines.index(error) > max(lines.index(line) for line in bars)  # after the finished bar
+    ok = subprocess.run(
+        [sys.executable, "manage.py", "import_sessions", str(path), "--skip-invalid"],
+        capture_output=True, text=True, env=env, cwd=root, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0 and "Imported 50 session(s)" in ok.stdout
+    assert "\x1b[" not in ok.stderr and "skipped line 51" in ok.stderr
+    assert re.search(r"writing: 100%.*50/50", ok.stderr)
+
+
+def test_api_import_as_new(client):
+    raw = apikeys.create_key("porter", "write")[1]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    original = SessionService.new(name="here")
+    original.append("user", "mine")
+    body = json.dumps(
+        {"id": str(original.id), "name": "theirs", "messages": [{"role": "user", "content": "x"}]}
+    )
+    refused = client.post("/api/v1/import", data=body, content_type="application/x-ndjson", **auth)
+    assert refused.status_code == 400 and "already exists" in refused.json()["message"]
+    assert models.Session.objects.count() == 1
+    bad = client.post("/api/v1/import?as_new=yes", data=body, content_type="application/x-ndjson", **auth)
+    assert bad.status_code == 400 and bad.json()["details"] == {"field": "as_new"}
+    response = client.post(
+        "/api/v1/import?as_new=true", data=body, content_type="application/x-ndjson", **auth
+    )
+    assert response.status_code == 201, response.content
+    (new_id,) = response.json()["ids"]
+    assert new_id != str(original.id)
+    assert response.json()["renamed"] == [{"from": str(original.id), "to": new_id}]
+    assert SessionService.get(new_id).messages() == [Message("user", "x")]
+    assert original.messages() == [Message("user", "mine")] and original.row().name == "here"
+    schema = client.get("/api/v1/openapi.json", **auth).json()
+    params = {p["name"] for p in schema["paths"]["/import"]["post"]["parameters"]}
+    assert "as_new" in params and "renamed" in schema["components"]["schemas"]["ImportResult"]["required"]

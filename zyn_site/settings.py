@@ -222,8 +222,9 @@ X_FRAME_OPTIONS = "DENY"
 # (htmx's own indicator <style> is turned off in base.html's htmx-config). One exception: inline style
 # *attributes* (style-src-attr), because the usage chart draws each bar from its numbers as CSS variables
 # (selectors.bars_html: style="--p:…;--c:…;--t:…"), so a live delta appends bars without re-sending the
-# others. An attribute holds declarations only (no selectors, no @import), every value in one is a number
-# the server wrote, and content is always escaped, so no stored text can become a style.
+# others, and places its time labels (style="left:…%"). An attribute holds declarations only (no
+# selectors, no @import), every value in one is a number the server wrote, and content is always
+# escaped, so no stored text can become a style.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -294,9 +294,17 @@ class SkippedLine(Schema):
     message: str
 
 
+class Renamed(Schema):
+    from_: uuid.UUID = Field(alias="from")
+    to: uuid.UUID
+
+
 class ImportResult(Schema):
     format: Annotated[str, documented(enum=list(transfer.FORMATS))]
     imported: Count
     ids: list[uuid.UUID]
     messages: Count
     skipped: list[SkippedLine]
+    renamed: list[Renamed] = Field(
+        description="with as_new: each session whose id was taken here, and the fresh id it got"
+    )

@@ -3,13 +3,12 @@ so the schemas only describe them (the OpenAPI document's content types come fro
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router
 from ninja.responses import Status
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
 from sessions_app import transfer
 from sessions_app.api import schemas
@@ -38,10 +37,16 @@ IMPORT_BODY = {
 _FORMAT_HELP = "json | jsonl | openai"
 
 
-def _true_or_false(value: object) -> str:
+def _true_or_false(value: object, info: ValidationInfo) -> bool:
     if value not in ("true", "false"):
-        raise InvalidArgument("skip_invalid must be true or false", field="skip_invalid")
-    return str(value)
+        raise InvalidArgument(f"{info.field_name} must be true or false", field=info.field_name)
+    return value == "true"
+
+
+# A query flag: the text true or false (as the document says), read as a bool (defaults too).
+Flag = Annotated[
+    bool, BeforeValidator(_true_or_false), WithJsonSchema({"type": "string", "enum": ["true", "false"]})
+]
 
 
 def export_response(session_ids: list[Any], fmt: str, label: str) -> StreamingHttpResponse:
@@ -99,6 +104,7 @@ def export_one(
     summary="Import sessions; all are validated before anything is written",
     url_name="api-import",
     openapi_extra=IMPORT_BODY,
+    by_alias=True,  # renamed: {"from", "to"}
 )
 def import_sessions(
     request: HttpRequest,
@@ -111,13 +117,21 @@ def import_sessions(
         ),
     ],
     skip_invalid: Annotated[
-        str,
-        BeforeValidator(_true_or_false),
-        WithJsonSchema({"type": "string", "enum": ["true", "false"]}),
+        Flag,
         Query(
             "false",
+            validate_default=True,
             description="true: import the valid lines and list the invalid ones "
             "(jsonl and openai only: a json document is imported whole)",
+        ),
+    ],
+    as_new: Annotated[
+        Flag,
+        Query(
+            "false",
+            validate_default=True,
+            description="true: a session whose id is taken here is imported as a new session "
+            "with a fresh id (listed in renamed); false: it is refused (400)",
         ),
     ],
 ) -> Status:
@@ -136,11 +150,10 @@ def import_sessions(
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_import", f"the body is not UTF-8 (byte {exc.start})") from None
     result = transfer.import_sessions(
-        # Lines end at "\n" only: str.splitlines would also split at U+2028, U+0085 … that JSON strings
-        # may hold raw (files written by other tools), breaking one record in two.
-        io.StringIO(text, newline="\n"),
+        transfer.text_lines(text),
         fmt,
-        skip_invalid=skip_invalid == "true",
+        skip_invalid=skip_invalid,
+        as_new=as_new,
         actor=request.auth.actor,
     )
     return Status(
@@ -151,5 +164,6 @@ def import_sessions(
             "ids": result.ids,
             "messages": result.messages,
             "skipped": [{"line": line, "message": message} for line, message in result.skipped],
+            "renamed": [{"from": old, "to": new} for old, new in result.renamed],
         },
     )

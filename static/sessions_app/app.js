@@ -10,9 +10,9 @@
   function rowOf(el) { return el && el.closest ? el.closest("li.msg") : null; }
   function version() { var d = detail(); return d ? d.dataset.version : ""; }
 
-  // A partial request that meets a server fault (5xx, not swapped: see htmx-config in base.html) or no
-  // server at all would otherwise change nothing on screen: say so, and what to do. The next answered
-  // request hides it.
+  // A partial request that meets a server fault (5xx, not swapped: see htmx-config in base.html), a refusal
+  // that is not a part of this page (below) or no server at all would otherwise change nothing on screen (or
+  // put a whole error page where a row was): say so, and what to do. The next answered request hides it.
   function requestError(text) {
     var el = document.getElementById("request-error");
     if (!el) {
@@ -22,14 +22,44 @@
       el.id = "request-error";
       el.className = "banner error request-error";
       el.setAttribute("role", "alert");
-      document.body.appendChild(el);
+      (document.querySelector(".toasts") || document.body).appendChild(el);
     }
     el.textContent = text;
     el.hidden = !text;
   }
+  // A 4xx answer is swapped in when it is a part of this page: a form with its error (400) or the fresh
+  // view after a version conflict (409). Any other (a 403 for a viewer whose role was taken away, a 404,
+  // a 405, a body too large) and any whole error page is a refusal: the page stays as it was, and the
+  // request-error notice says what the error page says.
+  function partOfPage(xhr) {
+    return (xhr.status === 400 || xhr.status === 409) && !/^\s*<!doctype/i.test(xhr.responseText || "");
+  }
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    var xhr = ev.detail.xhr;
+    if (!xhr || xhr.status < 400 || xhr.status >= 500 || partOfPage(xhr)) return;
+    ev.detail.shouldSwap = false;
+    ev.detail.isError = true; // htmx then fires htmx:responseError, below
+  });
+  function refusal(xhr) {
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var box = page.querySelector("main [role=alert]");
+    var words = [];
+    if (box) {
+      box.querySelectorAll("p").forEach(function (p) {
+        if (!p.querySelector("a")) words.push(p.textContent.trim());
+      });
+      // A 403's reason (the view's PermissionDenied message, shown muted on the page) says it best.
+      var reason = box.querySelector("p.muted");
+      if (xhr.status === 403 && reason) words = [reason.textContent.trim()];
+    }
+    var title = box && box.querySelector("h1") ? box.querySelector("h1").textContent.trim() : "Refused";
+    var text = title + " (" + xhr.status + "): " + (words.join(" ") || "the server refused this request.");
+    return /Nothing was changed/.test(text) ? text : text + " Nothing was changed.";
+  }
   document.addEventListener("htmx:responseError", function (ev) {
     var xhr = ev.detail.xhr;
     var wait = xhr.getResponseHeader("Retry-After");
+    if (xhr.status < 500) { requestError(refusal(xhr)); return; }
     requestError(xhr.status === 503
       ? "The database cannot be reached right now; nothing was changed. Try again " +
         (wait ? "in " + wait + " s." : "shortly.")
@@ -41,6 +71,65 @@
   document.addEventListener("htmx:afterRequest", function (ev) {
     if (ev.detail.successful) requestError("");
   });
+
+  // ------------------------------------------------------------ notices after a write
+  // A write's notice ("Message #3 removed · saved as v41 · Undo", sessions_app/notices.py) shows for
+  // NOTICE_MS, never fades while the pointer is on it or focus is in it (NOTICE_AGAIN_MS more once they
+  // leave), and "×" (or Esc inside it) dismisses it at once.
+  var NOTICE_MS = 10000, NOTICE_AGAIN_MS = 5000, FADE_MS = 400;
+  function noticeRegion() { return document.getElementById("notices"); }
+  function heldNotice(n) { return n.matches(":hover") || n.contains(document.activeElement); }
+  function armNotice(n, ms) {
+    clearTimeout(n._fade);
+    n._fade = setTimeout(function () { if (!heldNotice(n)) dismissNotice(n, true); }, ms);
+  }
+  function watchNotice(n) {
+    if (n._watched) return;
+    n._watched = true;
+    var hold = function () { clearTimeout(n._fade); };
+    n.addEventListener("mouseenter", hold);
+    n.addEventListener("focusin", hold);
+    n.addEventListener("mouseleave", function () { if (!heldNotice(n)) armNotice(n, NOTICE_AGAIN_MS); });
+    n.addEventListener("focusout", function (ev) {
+      if (!n.contains(ev.relatedTarget) && !n.matches(":hover")) armNotice(n, NOTICE_AGAIN_MS);
+    });
+    armNotice(n, NOTICE_MS);
+  }
+  function dismissNotice(n, fade) {
+    clearTimeout(n._fade);
+    if (n.contains(document.activeElement)) {
+      // Focus goes back to the message the write landed on, not to the top of the page.
+      var back = document.querySelector("li.msg.landed");
+      if (back) back.focus({ preventScroll: true }); else document.activeElement.blur();
+    }
+    if (!fade || window.matchMedia("(prefers-reduced-motion: reduce)").matches) { n.remove(); return; }
+    n.classList.add("fading");
+    setTimeout(function () { n.remove(); }, FADE_MS);
+  }
+  function watchNotices() {
+    var region = noticeRegion();
+    if (region) region.querySelectorAll(".notice").forEach(watchNotice);
+  }
+  // An htmx write swaps its notice into the region (out of band) and then fires zyn:saved.
+  document.addEventListener("zyn:saved", watchNotices);
+  document.addEventListener("click", function (ev) {
+    var x = ev.target.closest && ev.target.closest("#notices [data-dismiss]");
+    if (!x) return;
+    ev.preventDefault(); // without JavaScript it is a link to this page, which shows the notice no more
+    dismissNotice(x.closest(".notice"), false);
+  });
+  (function announceLoaded() {
+    // Notices in the page as it loaded (after a redirect) are put into the region again a moment later:
+    // screen readers announce what is added to a live region, not what it held when the page loaded.
+    var region = noticeRegion();
+    var present = region ? Array.prototype.slice.call(region.children) : [];
+    if (!present.length) return;
+    region.replaceChildren();
+    setTimeout(function () {
+      present.forEach(function (n) { region.appendChild(n); });
+      watchNotices();
+    }, 100);
+  })();
 
   // Row links (Edit, + above, + below, Remove) swap just their row; the href is the no-JS fallback.
   document.addEventListener("click", function (ev) {
@@ -171,6 +260,8 @@
       return;
     }
     if (ev.key === "Escape") {
+      var notice = ev.target.closest && ev.target.closest("#notices .notice");
+      if (notice) { ev.preventDefault(); dismissNotice(notice, false); return; }
       var open = current();
       var cancel = open && open.querySelector("form a[hx-get]");
       if (cancel) { ev.preventDefault(); cancel.click(); }

@@ -11,9 +11,10 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from sessions_app.roles import EDITORS, ensure_role_groups
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.services import Message, SessionService, TokenUsage
 from tests.browser.conftest import off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -73,8 +74,9 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert s.version() == 3
     first.click("button:has-text('Restore v2 as v4')")
     first.wait_for_url(re.compile(rf"/sessions/{s.id}/$"))
-    assert "Restored version 2 as v4." in first.inner_text(".flash")
-    assert first.locator(".flash a:text-is('Undo')").is_visible()
+    notice = first.locator("#notices .notice")
+    expect(notice).to_contain_text("Restored version 2 (2 added, 0 removed, 0 changed) · saved as v4")
+    expect(notice.get_by_role("button", name="Undo")).to_be_visible()
     assert first.inner_text("#session-header .version") == "v4"
     assert "Classify: refund please" in first.inner_text("main")
     assert s.version() == 4 and s.len() == 3
@@ -98,3 +100,33 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     second.wait_for_load_state()
     assert "This session changed (v4 → v5)" in second.inner_text("[role=alert]")
     assert s.version() == 5
+
+
+def test_a_long_edit_in_the_history_is_folded_and_show_all_unfolds_it_without_script(browser, live_server):
+    """Issue 16 item 8: the edit's entry shows the changed words (struck red / green), folded to the
+    changes; "Show all" (a <details>, no JavaScript) shows the whole text with the same marks."""
+
+    def make() -> SessionService:
+        seed()
+        s = SessionService.new(name="long edit")
+        text = " ".join(f"Paragraph {i}: the export button does nothing on Safari." for i in range(60))
+        s.append("assistant", text)
+        s.replace(
+            0, Message("assistant", text.replace("Paragraph 30: the export", "Paragraph 30: the big export"))
+        )
+        return s
+
+    s = off_loop(make)
+    page = signed_in(browser, live_server, "erin")
+    page.goto(f"/sessions/{s.id}/history/")
+    entry = page.locator('tr.event[data-version="2"] .word-diff')
+    compact = entry.locator(".compact")
+    expect(compact.locator("ins")).to_have_text("big ")
+    expect(compact).not_to_contain_text("Paragraph 3:")
+    expect(compact.locator("ins")).to_have_css("text-decoration-line", "none")
+    page.get_by_text("Show all").click()
+    expect(compact).to_be_hidden()
+    whole = entry.locator("details .word-diff-text")
+    expect(whole).to_contain_text("Paragraph 3:")
+    expect(whole.locator("ins")).to_have_text("big ")
+    expect(page.get_by_text("Show less")).to_be_visible()

@@ -21,10 +21,20 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
     s = SessionService.new(name="screenshot me")
     s.append("system", "Be brief.")
     s.record_exchange("hello", '{"ok": true}', TokenUsage(10, 5, 15))
+    before = (s.messages(), s.last_usage(), s.version())
     out = io.StringIO()
     call_command("screenshots", out=str(tmp_path), port=_free_port(), stdout=out)
     assert "wrote" in out.getvalue()
-    for name in ("list-1280.png", "list-phone.png", "detail-1280.png", "detail-1280-dark.png"):
+    # The saved-notice shot moved #1 down and undid it with the notice's Undo: two versions, same messages.
+    assert (s.messages(), s.last_usage(), s.version()) == (*before[:2], before[2] + 2)
+    for name in (
+        "list-1280.png",
+        "list-phone.png",
+        "detail-1280.png",
+        "detail-1280-dark.png",
+        "detail-saved-notice-1280.png",
+        "import-preview-1280.png",
+    ):
         data = (tmp_path / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, name
 

@@ -7,6 +7,7 @@ pages at desktop (1280 px) and phone (390 px) width, light and dark.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from django.test.testcases import LiveServerThread
 
-from sessions_app.models import Session
+from sessions_app import transfer
+from sessions_app.models import Session, SessionEvent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]
@@ -33,6 +35,10 @@ SHOTS = [
     ("detail-truncate-preview-phone.png", "preview", 390, 844, "light", False),
     ("detail-conflict-1280.png", "conflict", 1280, 800, "light", False),
     ("history-restore-1280.png", "restore", 1280, 800, "light", False),
+    ("history-diff-1280.png", "history", 1280, 800, "light", False),
+    ("import-preview-1280.png", "import", 1280, 800, "light", False),
+    # Last: it writes (a move, then its Undo), which the shots above must not show.
+    ("detail-saved-notice-1280.png", "saved", 1280, 800, "light", False),
 ]
 
 
@@ -101,6 +107,7 @@ class Command(BaseCommand):
         from playwright.sync_api import sync_playwright
 
         detail = f"{base}/sessions/{session.pk}/"
+        import_file = self._import_file()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, which, width, height, scheme, full in SHOTS:
@@ -122,6 +129,8 @@ class Command(BaseCommand):
                     {
                         "list": f"{base}/",
                         "restore": f"{detail}history/v{max(0, session.version - 2)}/restore/",
+                        "history": f"{base}/sessions/{self._edited(session).pk}/history/",
+                        "import": f"{base}/import/",
                     }.get(which, detail)
                 )
                 if which == "preview":
@@ -136,12 +145,68 @@ class Command(BaseCommand):
                         "'#bulk-preview form, #bulk-preview .muted');"
                         " return end.getBoundingClientRect().bottom <= innerHeight + 1; }"
                     )
+                elif which == "history" and page.locator(".word-diff").count():
+                    page.locator(".word-diff").first.scroll_into_view_if_needed()
                 elif which == "conflict" and session.version > 0 and session.message_count > 1:
                     self._conflict(page)
+                elif which == "import":
+                    # Only the preview: it writes nothing.
+                    page.set_input_files(
+                        "#import-file",
+                        files=[
+                            {
+                                "name": "sessions.jsonl",
+                                "mimeType": "application/x-ndjson",
+                                "buffer": import_file,
+                            }
+                        ],
+                    )
+                    page.click("button[value=preview]")
+                    page.wait_for_selector("#import-preview .import-summary")
+                saved = which == "saved" and session.message_count > 1
+                if saved:
+                    self._saved(page)
                 page.screenshot(path=str(out / name), full_page=full)
+                if saved:
+                    self._undo(page)
                 context.close()
                 self.stdout.write(f"wrote {out / name}")
             browser.close()
+
+    @staticmethod
+    def _edited(session: Session) -> Session:
+        """``session``, or else the session edited last: the history shot shows an edit as a word diff."""
+        edits = SessionEvent.objects.filter(op="replace")
+        if edits.filter(session=session).exists():
+            return session
+        last = edits.order_by("-created_at").select_related("session").first()
+        return last.session if last else session
+
+    @staticmethod
+    def _saved(page) -> None:  # noqa: ANN001
+        """A write's notice: message #1 moved down a place with its ↓ button (a real write, undone after the
+        shot by the notice's Undo, so the session's messages and usage end as they were; its history keeps
+        both versions, like any undo)."""
+        page.locator("#message-1 button[aria-label$=' down']").click()
+        page.wait_for_selector("#notices .notice")
+
+    @staticmethod
+    def _undo(page) -> None:  # noqa: ANN001
+        page.locator("#notices .notice button", has_text="Undo").click()
+        page.wait_for_selector("#notices .notice .notice-words >> text=Restored version")
+
+    @staticmethod
+    def _import_file() -> bytes:
+        """A JSONL export of up to eight sessions of this database, all but the first without their ids:
+        the preview shows new sessions and one whose id exists here (offered as a new session)."""
+        ids = list(Session.objects.order_by("-updated_at").values_list("pk", flat=True)[:8])
+        lines = []
+        for i, line in enumerate("".join(transfer.export_lines(ids, "jsonl")).splitlines()):
+            record = json.loads(line)
+            if i:
+                del record["id"]
+            lines.append(json.dumps(record, ensure_ascii=False))
+        return ("\n".join(lines) + "\n").encode()
 
     @staticmethod
     def _conflict(page) -> None:  # noqa: ANN001
