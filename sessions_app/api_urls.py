@@ -1,28 +1,37 @@
-"""URLs of the JSON API, mounted at /api/v1/ (see sessions_app/api/schema.py for the OpenAPI document)."""
+"""URLs of the JSON API, mounted at /api/v1/: ninja's routes (sessions_app/api/app.py), the docs page, and
+a JSON 404 for every other path."""
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, path, re_path, resolve
+from django.views.decorators.csrf import csrf_exempt
 
-from sessions_app.api import docs, views
+from sessions_app.api import docs
+from sessions_app.api.app import ALLOWED_METHODS, routes
+from sessions_app.api.errors import ApiError, on_api_error
 
-# Session ids are matched as text and parsed by the view, so a malformed id is a JSON 404, not HTML.
-S = "sessions/<str:session_id>"
+
+@csrf_exempt  # no view runs here: a POST gets the JSON 404 below, not the CSRF failure page
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Every /api/v1/ path no route matches; names the fix when a trailing slash is the only mistake."""
+    path = request.path
+    message = f"no API endpoint at {path[:200]}"
+    target = path.rstrip("/")
+    if target != path:
+        try:
+            methods = ALLOWED_METHODS.get(str(resolve(target).url_name), ())
+        except Resolver404:
+            methods = ()
+        if request.method in methods:
+            message = f"remove the trailing slash: {request.method} {target[:200]}"
+        elif methods:
+            message += f"; {target[:200]} (without the trailing slash) answers {', '.join(methods)}"
+    return on_api_error(request, ApiError(404, "not_found", message))
+
 
 urlpatterns = [
-    path("openapi.json", docs.openapi_json, name="api-openapi"),
+    *routes(),
     path("docs", docs.docs_page, name="api-docs"),
-    path("sessions", views.sessions_endpoint, name="api-sessions"),
-    path("export", views.export_endpoint, name="api-export"),
-    path("import", views.import_endpoint, name="api-import"),
-    path(f"{S}", views.session_endpoint, name="api-session"),
-    path(f"{S}/messages", views.messages_endpoint, name="api-messages"),
-    path(f"{S}/messages/<str:index>", views.message_endpoint, name="api-message"),
-    path(f"{S}/len", views.len_endpoint, name="api-len"),
-    path(f"{S}/usage", views.usage_endpoint, name="api-usage"),
-    path(f"{S}/version", views.version_endpoint, name="api-version"),
-    path(f"{S}/events", views.events_endpoint, name="api-events"),
-    path(f"{S}/export", views.session_export_endpoint, name="api-session-export"),
-    *[path(f"{S}/{op}", views.write_endpoint(op), name=f"api-{op}") for op in views.WRITE_OPS],
-    re_path(r"^(?P<rest>.*)$", views.not_found),
+    re_path(r"^(?P<rest>.*)$", not_found),
 ]

@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from sessions_app.api.http import error_response
+from sessions_app.api.errors import error_response
 
 logger = logging.getLogger(__name__)
 

@@ -523,7 +523,7 @@ def test_openapi_document_describes_every_route_and_needs_auth(read_key):
     assert call("GET", "/openapi.json", key=None).status_code == 401
     doc = call("GET", "/openapi.json", key=read_key).json()
     assert doc["openapi"].startswith("3.1")
-    from sessions_app.api.views import WRITE_OPS
+    from sessions_app.api.writes import WRITE_OPS
 
     for op in WRITE_OPS:
         assert "post" in doc["paths"][f"/sessions/{{session_id}}/{op}"]

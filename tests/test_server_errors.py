@@ -36,7 +36,7 @@ def test_an_unexpected_fault_in_an_api_view_is_a_json_500_logged_with_its_traceb
     def broken(row):
         raise ZeroDivisionError("a defect")
 
-    monkeypatch.setattr("sessions_app.api.views.session_json", broken)
+    monkeypatch.setattr("sessions_app.api.sessions.session_json", broken)
     with caplog.at_level(logging.ERROR, logger="django.request"):
         response = _client().get("/api/v1/sessions", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 500 and response["Content-Type"] == "application/json"
@@ -107,9 +107,9 @@ def test_only_errors_of_reaching_the_database_count_as_unavailable(tmp_path):
 
 
 def test_the_openapi_document_lists_the_server_fault_answers_of_every_operation():
-    from sessions_app.api.schema import openapi_document
+    from sessions_app.api.app import api
 
-    document = openapi_document()
+    document = api.get_openapi_schema()
     operations = [op for path in document["paths"].values() for op in path.values() if "responses" in op]
     assert operations
     for operation in operations:

@@ -1,7 +1,8 @@
 """Who is calling the JSON API: an API key (Authorization: Bearer …) or the dashboard's login session.
 
 API-key requests are exempt from CSRF (no ambient credentials: a browser never adds the header by
-itself); login-session requests are same-origin dashboard calls and keep Django's CSRF check.
+itself); login-session requests are same-origin dashboard calls and keep Django's CSRF check. ``Access``
+is the ninja auth of an operation: the caller it returns is ``request.auth``; refusals are ApiErrors.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from ninja.security.base import AuthBase
 
 from sessions_app import apikeys
-from sessions_app.api.http import ApiError
+from sessions_app.api.errors import ApiError
 from sessions_app.models import ApiKey
 from sessions_app.services import describe, user_actor
 
@@ -34,7 +36,7 @@ class Caller:
 
 
 def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
-    # The API views are csrf_exempt (for API keys), so the middleware skipped them: run its check here.
+    # ninja's views are csrf_exempt (for API keys), so the middleware skipped them: run its check here.
     return CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
 
 
@@ -72,3 +74,21 @@ def authenticate(request: HttpRequest, need: str) -> Caller:
     if not user.has_perm(_PERMISSION[need]):
         raise ApiError(403, "forbidden", f"your account lacks the permission {_PERMISSION[need]}")
     return Caller(actor=user_actor(user))
+
+
+class Access(AuthBase):
+    """An operation's auth: who may do ``need`` (READ, WRITE or CREATE)."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+    openapi_description = (
+        "an API key zyn_<prefix>_<secret> (made in the admin), or a dashboard login session "
+        "(cookie sessionid) with the X-CSRFToken header"
+    )
+
+    def __init__(self, need: str) -> None:
+        super().__init__()
+        self.need = need
+
+    def __call__(self, request: HttpRequest) -> Caller:
+        return authenticate(request, self.need)

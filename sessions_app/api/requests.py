@@ -1,7 +1,8 @@
-"""HTTP plumbing of the JSON API: the one error shape, strict JSON bodies, strict integers in URLs.
+"""What the API reads from a request beyond ninja's defaults: a bounded, strict JSON body; integers in URLs
+written as digits only; the If-Match precondition.
 
-Every client mistake becomes ``{"error": code, "message": …, "details": {…}}`` with a 4xx status;
-domain errors (SessionError) are mapped here once, from their own ``code`` and ``http_status``.
+ninja reads ``request.body`` whole before its parser sees it, so a body is bounded here instead
+(``JsonBody``): its size is checked from Content-Length before anything is read.
 """
 
 from __future__ import annotations
@@ -9,56 +10,19 @@ from __future__ import annotations
 import decimal
 import json
 import re
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
+from ninja.params.models import Body, BodyModel
+from pydantic import BeforeValidator, ValidationInfo
 
-from sessions_app.exceptions import SessionError
+from sessions_app.api.errors import ApiError
+from sessions_app.exceptions import InvalidArgument
 from sessions_app.services import MAX_BIGINT, SessionService, check_expected_version, describe
 
 JSON_CONTENT_TYPES = ("application/json",)
 _INT_TEXT = re.compile(r"-?[0-9]{1,20}")
-
-
-class ApiError(Exception):
-    """A client error found by the HTTP layer (before or instead of a service call)."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-        **details: object,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.details = details
-        self.headers = dict(headers or {})
-
-
-def error_response(
-    status: int, code: str, message: str, details: Mapping[str, object] | None = None
-) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message, "details": dict(details or {})}, status=status)
-
-
-def response_for(exc: ApiError | SessionError) -> JsonResponse:
-    if isinstance(exc, SessionError):
-        return error_response(exc.http_status, exc.code, exc.message, _json_safe(exc.details))
-    response = error_response(exc.status, exc.code, exc.message, exc.details)
-    for name, value in exc.headers.items():
-        response[name] = value
-    return response
-
-
-def _json_safe(details: Mapping[str, object]) -> dict[str, object]:
-    safe: dict[str, object] = {}
-    for key, value in details.items():
-        safe[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
-    return safe
 
 
 def _reject_constant(name: str) -> None:
@@ -124,55 +88,68 @@ def read_json_object(request: HttpRequest) -> dict[str, Any]:
     return value
 
 
-def check_fields(body: Mapping[str, Any], required: Iterable[str], optional: Iterable[str] = ()) -> None:
-    required, optional = tuple(required), tuple(optional)
-    missing = [name for name in required if name not in body]
-    if missing:
-        raise ApiError(
-            400, "invalid_body", f"missing field(s): {', '.join(missing)}", missing=", ".join(missing)
-        )
-    unknown = sorted(set(body) - set(required) - set(optional))
-    if unknown:
-        shown = ", ".join(name[:40] for name in unknown[:5])
-        raise ApiError(400, "invalid_body", f"unknown field(s): {shown}", unknown=shown)
+class JsonObjectBodyModel(BodyModel):
+    @classmethod
+    def get_request_data(cls, request: HttpRequest, api: Any, path_params: Any) -> dict[str, Any]:
+        data = read_json_object(request)
+        name = getattr(cls, "__read_from_single_attr__", None)
+        return {name: data} if name else data
+
+
+class JsonBody(Body):
+    """A body parameter read by ``read_json_object`` (ninja's own Body reads and parses it unbounded)."""
+
+    _model = JsonObjectBodyModel
+
+    @classmethod
+    def _param_source(cls) -> str:
+        return "body"
 
 
 def parse_int_text(text: str, name: str) -> int:
     """An integer from a URL segment or query string: digits with an optional minus, nothing else."""
     if not _INT_TEXT.fullmatch(text):
-        raise ApiError(
-            400, "invalid_argument", f"{name} must be an integer (got {describe(text, 30)})", field=name
-        )
+        raise InvalidArgument(f"{name} must be an integer (got {describe(text, 30)})", field=name)
     return int(text)
 
 
-def query_int(request: HttpRequest, name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    value = parse_int_text(raw, name)
-    if not minimum <= value <= maximum:
-        raise ApiError(
-            400,
-            "invalid_argument",
-            f"{name} must be between {minimum} and {maximum} (got {value})",
-            field=name,
-        )
-    return value
+def query_int(minimum: int, maximum: int) -> BeforeValidator:
+    """A query parameter's integer: digits only, within [minimum, maximum]."""
 
+    def check(value: object, info: ValidationInfo) -> int:
+        name = str(info.field_name)
+        number = parse_int_text(str(value), name)
+        if not minimum <= number <= maximum:
+            raise InvalidArgument(
+                f"{name} must be between {minimum} and {maximum} (got {number})", field=name
+            )
+        return number
+
+    return BeforeValidator(check)
+
+
+def _path_index(value: object) -> int:
+    # Negative indexes reach the service, which answers them (index_out_of_range, 400).
+    position = parse_int_text(str(value), "index")
+    if abs(position) > MAX_BIGINT:
+        raise InvalidArgument(f"index is too large (got {position})", field="index")
+    return position
+
+
+path_index = BeforeValidator(_path_index)
 
 # If-Match: "*" (any version), or one version as an entity tag: "12", W/"12" or a bare 12.
 _IF_MATCH = re.compile(r'(?:W/)?"([0-9]+)"|([0-9]+)')
+# What the document allows: up to 18 digits, so every such number is a version (19 digits may pass 2^63-1).
+IF_MATCH_PATTERN = '^(\\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$'
 
 
-def expected_version_from(request: HttpRequest, body: Mapping[str, Any], service: SessionService) -> Any:
+def expected_version_from(header: str | None, field: int | None, service: SessionService) -> int | None:
     """The expected version from ``If-Match`` and/or the body field ``expected_version``.
 
     Both are preconditions on the session's version: when they name different versions, at most one
     can hold, so the write is refused as a version conflict naming the one that does not.
     """
-    header = request.headers.get("If-Match")
-    field = body.get("expected_version")
     if header is None or header.strip() == "*":
         return field
     match = _IF_MATCH.fullmatch(header.strip())
