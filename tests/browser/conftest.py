@@ -81,3 +81,21 @@ def off_loop(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
+
+
+@pytest.fixture
+def editor_user():  # noqa: ANN201
+    from django.contrib.auth.models import Group, User
+
+    from sessions_app.roles import EDITORS
+
+    user = User.objects.create_user("edna", password="a-long-test-password")
+    user.groups.add(Group.objects.get(name=EDITORS))
+    return user
+
+
+@pytest.fixture
+def signed_in(page, editor_user):  # noqa: ANN001, ANN201
+    """A page signed in as an editor (a session cookie: no login form to go through)."""
+    page.context.add_cookies([login_cookie(editor_user)])
+    return page

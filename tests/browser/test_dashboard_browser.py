@@ -5,30 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
-from sessions_app.roles import EDITORS
 from sessions_app.services import Message, SessionService
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Waits are locator assertions, not page.wait_for_function: that evaluates a string in the page, which
 # the Content-Security-Policy (no 'unsafe-eval') refuses.
-
-
-@pytest.fixture
-def editor_user() -> User:
-    user = User.objects.create_user("edna", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=EDITORS))
-    return user
-
-
-@pytest.fixture
-def signed_in(page, editor_user):
-    page.context.add_cookies([login_cookie(editor_user)])
-    return page
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
-from sessions_app.roles import EDITORS
 from sessions_app.services import Message, SessionService
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop
 
 # Waits are locator assertions, not page.wait_for_function: that evaluates a string in the page, which
 # the Content-Security-Policy (no 'unsafe-eval') refuses.
@@ -18,14 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # Long enough that a boundary preview row is several lines in the tools column.
 WORDY = "The customer explains the whole story again, with order numbers, dates and every detail " * 2
-
-
-@pytest.fixture
-def signed_in(page):
-    user = User.objects.create_user("edna", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=EDITORS))
-    page.context.add_cookies([login_cookie(user)])
-    return page
 
 
 def long_session(count: int) -> SessionService:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
-from sessions_app.roles import EDITORS, VIEWERS
+from sessions_app.roles import VIEWERS
 from sessions_app.services import Message, SessionService
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop
 from .test_reach_and_jumps import in_viewport, long_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,19 +31,6 @@ CONVO = [
     Message("user", "Thanks, and the mugs?"),
     Message("assistant", "Both mugs are covered."),
 ]
-
-
-@pytest.fixture
-def editor_user() -> User:
-    user = User.objects.create_user("edna", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=EDITORS))
-    return user
-
-
-@pytest.fixture
-def signed_in(page, editor_user):
-    page.context.add_cookies([login_cookie(editor_user)])
-    return page
 
 
 @pytest.fixture
