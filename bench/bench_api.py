@@ -106,8 +106,8 @@ def main() -> None:
     from django.core.management import call_command
 
     import zyn_client
-    from sessions_app import apikeys
-    from sessions_app.services import SessionService, TokenUsage
+    from sessions_app.domain.types import TokenUsage
+    from sessions_app.services import SessionService, apikeys
 
     call_command("migrate", verbosity=0)
     raw_key = apikeys.create_key(f"bench-{os.getpid()}-{time.time_ns()}", "write")[1]

@@ -45,8 +45,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from sessions_app.demo import PROGRAMS, exchange  # noqa: E402
 from sessions_app.services import SessionService  # noqa: E402
+from sessions_app.services.demo import PROGRAMS, exchange  # noqa: E402
 from tests.live_servers import Daphne  # noqa: E402
 from tests.live_support import Watcher, make_user, session_cookie  # noqa: E402
 

@@ -47,8 +47,9 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from sessions_app import history, models  # noqa: E402
-from sessions_app.exceptions import SessionError  # noqa: E402
-from sessions_app.services import Message, SessionService, TokenUsage  # noqa: E402
+from sessions_app.domain.errors import SessionError  # noqa: E402
+from sessions_app.domain.types import Message, TokenUsage  # noqa: E402
+from sessions_app.services import SessionService  # noqa: E402
 
 TARGET_MS = 200.0
 WORDS = "the a ticket billing refund escalate customer order shipping invoice please thanks json".split()

@@ -38,9 +38,10 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from sessions_app import demo, models  # noqa: E402
+from sessions_app import models  # noqa: E402
+from sessions_app.domain.types import Message, TokenUsage  # noqa: E402
 from sessions_app.roles import EDITORS, VIEWERS  # noqa: E402
-from sessions_app.services import Message, SessionService, TokenUsage  # noqa: E402
+from sessions_app.services import SessionService, demo  # noqa: E402
 
 TARGET_MS = 100.0
 TARGET_KB = 300.0
@@ -132,7 +133,7 @@ def rare_term() -> str:
 
 def match_near(session_id: uuid.UUID, words: str, index: int) -> int:
     """The matching message nearest to ``index`` (where the list's link would open the session)."""
-    from sessions_app.search import matching_positions
+    from sessions_app.selectors.search import matching_positions
 
     return min(matching_positions(session_id, words), key=lambda p: abs(p - index), default=index)
 

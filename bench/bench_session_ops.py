@@ -744,7 +744,7 @@ class Bench:
 
     def publish_cost(self, redis_url: str) -> list[tuple[str, float, float]]:
         """The after-commit publish every write runs, timed alone (from a thread with no event loop)."""
-        from sessions_app import events
+        from sessions_app.live import events
 
         event = events.session_changed_event(uuid.uuid4(), 1, "append")
         cases: list[tuple[str, Callable[[], Any]]] = [
@@ -1027,7 +1027,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_database(url)
     setup_django(url, args.server_side_binding)
     global svc
-    from sessions_app import services as svc
+    from sessions_app.services import sessions as svc
 
     command = "bench/.venv/bin/python bench/bench_session_ops.py" + (
         " " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -1057,7 +1057,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-svc: Any = None  # sessions_app.services, imported after django.setup()
+svc: Any = None  # sessions_app.services.sessions, imported after django.setup()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,19 +30,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from sessions_app import admin_accounts, history, models
-from sessions_app.services import (
-    MAX_METADATA_DEPTH,
-    InvalidArgument,
-    Message,
-    SessionError,
-    SessionService,
-    VersionConflict,
-    check_message,
-    check_metadata,
-    check_name,
-    user_actor,
-)
+from sessions_app import history, models
+from sessions_app.domain.checks import MAX_METADATA_DEPTH, check_message, check_metadata, check_name
+from sessions_app.domain.errors import InvalidArgument, SessionError, VersionConflict
+from sessions_app.domain.types import Message
+from sessions_app.services import SessionService, user_actor
+from sessions_app.services import accounts as admin_accounts
+from sessions_app.services.sessions import content_limit
 
 # Larger sessions are edited in the dashboard: a formset of thousands of rows is no editor.
 ADMIN_INLINE_LIMIT = 500
@@ -189,7 +183,7 @@ class MessageInlineForm(forms.ModelForm):
         data = super().clean()
         if "role" in data and "content" in data:
             try:
-                check_message({"role": data["role"], "content": data["content"]})
+                check_message({"role": data["role"], "content": data["content"]}, limit=content_limit())
             except InvalidArgument as exc:
                 raise forms.ValidationError(exc.message) from None
         return data
@@ -584,8 +578,8 @@ from django.http import HttpRequest as _HttpRequest  # noqa: E402
 from django.http import HttpResponse as _HttpResponse  # noqa: E402
 from django.template.response import TemplateResponse as _TemplateResponse  # noqa: E402
 
-from sessions_app import apikeys as _apikeys  # noqa: E402
 from sessions_app.models import ApiKey as _ApiKey  # noqa: E402
+from sessions_app.services import apikeys as _apikeys  # noqa: E402
 
 
 @_apikey_admin.register(_ApiKey)

@@ -15,6 +15,6 @@ class SessionsAppConfig(AppConfig):
         # Permissions only exist after post_migrate, so the role groups are made there.
         post_migrate.connect(ensure_role_groups, sender=self)
 
-        from sessions_app import live_signals
+        from sessions_app.live import signals as live_signals
 
         live_signals.connect()

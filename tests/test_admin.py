@@ -18,10 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app import models
-from sessions_app.events import session_group
-from sessions_app.replay import replay
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.history.replay import replay
+from sessions_app.live.events import session_group
 from sessions_app.roles import EDITORS, VIEWERS, ensure_role_groups
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_app import history, models
-from sessions_app.services import InvalidArgument, SessionService, VersionConflict
+from sessions_app.domain.errors import InvalidArgument, VersionConflict
+from sessions_app.services import SessionService
 from tests.live_support import make_user, parse_frame, session_cookie, ws_headers
 from tests.test_admin import Feed, change_url, consistent, contents, form_data, make
 from zyn_site.asgi import application

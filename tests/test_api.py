@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from sessions_app import apikeys
+from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.models import ApiKey, SessionEvent
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.services import SessionService, apikeys
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,11 @@ import uuid
 import pytest
 from django.test import Client
 
-from sessions_app import apikeys, transfer
-from sessions_app.exceptions import InvalidArgument
+from sessions_app.domain.checks import MAX_METADATA_DEPTH
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.domain.types import MAX_BIGINT, Message
 from sessions_app.models import ApiKey, Session, SessionEvent
-from sessions_app.services import MAX_BIGINT, MAX_METADATA_DEPTH, Message, SessionService
+from sessions_app.services import SessionService, apikeys, transfer
 from tests.test_api import BASE, assert_error, call, make_session, snapshot
 from tests.test_views import HTMX, url
 

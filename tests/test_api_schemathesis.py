@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sessions_app import apikeys
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService, apikeys
 from tests.test_client import api_server  # noqa: F401  (the live-server fixture)
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

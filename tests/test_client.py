@@ -19,9 +19,9 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.test.testcases import LiveServerThread
 
 import zyn_client
-from sessions_app import apikeys, services
+from sessions_app import services
 from sessions_app.models import ApiKey
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, apikeys
 
 
 def _free_port() -> int:

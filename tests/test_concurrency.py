@@ -15,14 +15,10 @@ import pytest
 from django.db import connection
 
 from sessions_app import models
-from sessions_app.replay import replay
-from sessions_app.services import (
-    IndexOutOfRange,
-    Message,
-    SessionService,
-    TokenUsage,
-    VersionConflict,
-)
+from sessions_app.domain.errors import IndexOutOfRange, VersionConflict
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.history.replay import replay
+from sessions_app.services import SessionService
 
 
 def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:

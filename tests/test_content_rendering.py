@@ -21,11 +21,12 @@ from django.utils.html import escape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sessions_app import live
-from sessions_app.display import MAX_JSON_DEPTH, pretty_json
-from sessions_app.exceptions import InvalidArgument
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.live import updates as live
 from sessions_app.models import ApiKey
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.services import SessionService
+from sessions_app.web.display import MAX_JSON_DEPTH, pretty_json
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -341,7 +342,7 @@ def test_the_service_refuses_nul_and_lone_surrogates_in_every_content_it_takes(n
 @pytest.mark.django_db
 @pytest.mark.parametrize("escaped", ["a\\u0000b", "a\\ud800b", "\\udc00\\ud800"])
 def test_the_api_refuses_nul_and_lone_surrogates_in_content_with_a_400(escaped):
-    from sessions_app import apikeys
+    from sessions_app.services import apikeys
 
     key = apikeys.create_key("writer", ApiKey.Scope.WRITE)[1]
     s = SessionService.new(name="t")

@@ -10,7 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.domain.types import TokenUsage
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

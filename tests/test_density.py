@@ -18,9 +18,9 @@ from django.utils.html import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions_app import demo, highlight
-from sessions_app.display import json_outline, pretty_json, schema_outline, split_schema
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, demo
+from sessions_app.web import highlight
+from sessions_app.web.display import json_outline, pretty_json, schema_outline, split_schema
 from tests.live_support import make_user
 from tests.test_content_rendering import ANY_STR, _huge_numbers, _json_values, _nested
 
@@ -98,7 +98,9 @@ def test_text_too_long_to_highlight_is_shown_plain():
 def test_the_vendored_style_sheets_are_what_pygments_makes():
     for name, style in highlight.STYLE_SHEETS.items():
         vendored = (highlight.STATIC_DIR / name).read_text(encoding="utf-8")
-        assert vendored == highlight.style_sheet(style), f"run `python -m sessions_app.highlight` ({name})"
+        assert vendored == highlight.style_sheet(style), (
+            f"run `python -m sessions_app.web.highlight` ({name})"
+        )
     light = (highlight.STATIC_DIR / "highlight-light.css").read_text()
     dark = (highlight.STATIC_DIR / "highlight-dark.css").read_text()
     assert ".hl .nt {" in light and ".hl .nt {" in dark and light != dark

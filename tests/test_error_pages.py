@@ -7,7 +7,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from sessions_app.services import Message, SessionService
+from sessions_app.domain.types import Message
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from sessions_app.events import SESSION_LIST_GROUP, session_group
-from sessions_app.services import IndexOutOfRange, SessionService
+from sessions_app.domain.errors import IndexOutOfRange
+from sessions_app.live.events import SESSION_LIST_GROUP, session_group
+from sessions_app.services import SessionService
 
 
 async def subscribe(group: str) -> str:
@@ -95,7 +96,7 @@ def test_a_broken_channel_layer_never_fails_a_committed_write(settings, caplog):
         }
     }
     s = SessionService.new()
-    with caplog.at_level(logging.INFO, logger="sessions_app.events"):
+    with caplog.at_level(logging.INFO, logger="sessions_app.live.events"):
         assert s.append("user", "still saved") == 1
         assert s.append("user", "and this") == 2
     assert s.version() == 2 and s.len() == 2
@@ -104,7 +105,7 @@ def test_a_broken_channel_layer_never_fails_a_committed_write(settings, caplog):
     assert len(warnings) == 1 and warnings[0].exc_info and "cannot be reached" in warnings[0].getMessage()
     caplog.clear()
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    with caplog.at_level(logging.INFO, logger="sessions_app.events"):
+    with caplog.at_level(logging.INFO, logger="sessions_app.live.events"):
         assert s.append("user", "back") == 3
     assert [r.getMessage() for r in caplog.records] == [
         "the channel layer is reachable again: live events are published"
@@ -118,7 +119,7 @@ async def test_in_memory_layer_delivers_to_either_group_and_skips_when_nobody_li
     the list group there is no one to deliver to, and publish returns without starting a loop."""
     from channels.layers import InMemoryChannelLayer
 
-    from sessions_app import events
+    from sessions_app.live import events
 
     if not isinstance(get_channel_layer(), InMemoryChannelLayer):
         pytest.skip("about the in-memory layer; this run uses REDIS_URL's channels-redis layer")

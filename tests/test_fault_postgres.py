@@ -29,7 +29,7 @@ FAST = 5.0  # seconds: "a few seconds at most"
 SETUP = """
 import json
 from django.test import Client
-from sessions_app import apikeys
+from sessions_app.services import apikeys
 from sessions_app.services import SessionService
 from tests.live_support import make_user
 client = Client()

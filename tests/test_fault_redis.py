@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from sessions_app import apikeys
-from sessions_app.ratelimit import REDIS_RETRY_SECONDS, RateLimiter
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, apikeys
+from sessions_app.services.ratelimit import REDIS_RETRY_SECONDS, RateLimiter
 from tests.live_servers import REDIS_SERVER, Daphne, RedisServer, http_call
 from tests.live_support import make_user, session_cookie
 

@@ -10,9 +10,8 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
-from sessions_app import apikeys
 from sessions_app.models import ApiKey, SessionEvent
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, apikeys
 from tests.test_views import HTMX, WRITE_IDS, WRITES, snapshot, text, url
 
 pytestmark = pytest.mark.django_db

@@ -9,17 +9,11 @@ import uuid
 import pytest
 
 from sessions_app import history, models
+from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, SessionNotFound, VersionConflict
+from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history import VersionUnavailable
-from sessions_app.replay import apply_event
-from sessions_app.services import (
-    IndexOutOfRange,
-    InvalidArgument,
-    Message,
-    SessionNotFound,
-    SessionService,
-    TokenUsage,
-    VersionConflict,
-)
+from sessions_app.history.replay import apply_event
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 
@@ -325,7 +319,7 @@ def test_diff_is_a_valid_edit_script_with_many_repeated_messages(seed):
 
 
 def test_an_import_is_one_version_that_replays_to_the_imported_session():
-    from sessions_app import transfer
+    from sessions_app.services import transfer
 
     line = json.dumps(
         {

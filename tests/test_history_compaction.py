@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app import history, models
+from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history import VersionUnavailable
-from sessions_app.replay import apply_event
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.history.replay import apply_event
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

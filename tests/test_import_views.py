@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_app import models
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService
 from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +255,7 @@ def test_as_new_creates_a_fresh_id_and_leaves_the_original_untouched(editor):
 
 
 def test_an_id_taken_between_preview_and_import_imports_nothing(editor, monkeypatch):
-    from sessions_app import transfer
+    from sessions_app.services import transfer
 
     taken = "6b1f7a52-6c1c-4a7e-9d2e-0c5f0c1f8e11"
     text = "\n".join([line("a"), line("b", id=taken)])

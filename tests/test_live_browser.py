@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, connections
 
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService
 from tests.live_servers import REDIS_SERVER, Daphne, RedisServer
 from tests.live_support import make_user, session_cookie
 from tests.test_live_fault import _use_redis
@@ -132,7 +133,7 @@ def test_edits_and_program_writes_appear_live_in_two_contexts(served, chromium):
     assert viewer.locator("#append-form").count() == 0 and editor.locator("#append-form").count() == 1
 
     # An edit in one context appears in the other without a reload.
-    # Frames are ASCII (sessions_app.live.ascii_html): non-ASCII text arrives as character references.
+    # Frames are ASCII (sessions_app.live.updates.ascii_html): non-ASCII text arrives as character references.
     typed = "Typed by alice — café, naïve 😀 <script>alert(1)</script>"
     editor.fill("#append-content", typed)
     editor.get_by_role("button", name="Append").click()

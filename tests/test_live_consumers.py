@@ -11,9 +11,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from sessions_app import live
-from sessions_app.events import session_group
-from sessions_app.services import Message, SessionService, TokenUsage, VersionConflict
+from sessions_app.domain.errors import VersionConflict
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.live import updates as live
+from sessions_app.live.events import session_group
+from sessions_app.services import SessionService
 from tests.live_support import make_user, parse_frame, session_cookie, ws_headers
 from zyn_site.asgi import application
 
@@ -265,7 +267,7 @@ async def test_relay_delivers_a_burst_in_order_to_every_socket_even_when_one_soc
     """The relay calls the process's sockets one after another for each event: a burst of writes
     reaches every watcher in version order, and a socket whose handling raises does not stop the
     others (nor later events). (Was flaky on PostgreSQL + Redis: it expected one delta per version.)"""
-    from sessions_app.relay import get_relay
+    from sessions_app.live.relay import get_relay
 
     watchers = [await open_detail(session, editor_cookie) for _ in range(4)]
     members = list(get_relay().members[session_group(session.id)].values())
@@ -352,7 +354,7 @@ async def test_periodic_check_closes_sockets_whose_login_session_ended(session, 
     assert await closed_with(signed_out) == 4403
     await signed_out.disconnect()
     # The same user's other login keeps its socket: the check is per login session, not per user.
-    from sessions_app.consumers import _fresh_level
+    from sessions_app.live.consumers import _fresh_level
 
     assert await db(_fresh_level)(db_user_editor.pk, other_cookie) is not None
     assert await db(_fresh_level)(db_user_editor.pk, signed_out_cookie) is None
@@ -398,7 +400,7 @@ async def test_a_socket_outlives_the_layers_group_expiry(session, editor_cookie,
 
     import redis.asyncio as redis
 
-    from sessions_app.relay import get_relay
+    from sessions_app.live.relay import get_relay
 
     monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "3600")  # no check but the one this test makes
     communicator = await open_detail(session, editor_cookie)

@@ -1,4 +1,4 @@
-"""sessions_app.live's renders, called directly (the consumers that send them: test_live_consumers.py)."""
+"""live/updates.py's renders, called directly (the consumers that send them: test_live_consumers.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import html
 
 import pytest
 
-from sessions_app import live
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.domain.types import TokenUsage
+from sessions_app.live import updates as live
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db(transaction=True)  # renders SET TRANSACTION on PostgreSQL
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import pytest
 
-from sessions_app import apikeys
-from sessions_app.ratelimit import REDIS_TIMEOUT_SECONDS, RateDecision, RateLimiter
+from sessions_app.services import apikeys
+from sessions_app.services.ratelimit import REDIS_TIMEOUT_SECONDS, RateDecision, RateLimiter
 from tests.live_servers import REDIS_SERVER, RedisServer
 
 LIMIT, WINDOW = 5, 10.0
@@ -115,7 +115,7 @@ def test_redis_down_counts_per_process_without_waiting_and_shares_again_when_bac
         decision = limiter.hit(name, LIMIT, WINDOW, now)
         return decision, time.perf_counter() - started
 
-    caplog.set_level(logging.INFO, logger="sessions_app.ratelimit")
+    caplog.set_level(logging.INFO, logger="sessions_app.services.ratelimit")
     hung = HungServer(port)
     try:
         decision, seconds = timed_hit()  # finds Redis hung: waits for its timeouts once, then counts here

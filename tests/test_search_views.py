@@ -12,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_app import search, selectors
-from sessions_app.selectors import ListFilters
-from sessions_app.services import Message, SessionService
+from sessions_app import selectors
+from sessions_app.domain.types import Message
+from sessions_app.selectors import ListFilters, search
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

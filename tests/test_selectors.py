@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sessions_app import models, selectors
+from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.selectors import ListFilters
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

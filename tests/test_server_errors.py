@@ -17,9 +17,8 @@ from django.conf import settings
 from django.db import OperationalError, connection
 from django.test import Client
 
-from sessions_app import apikeys
-from sessions_app.server_errors import database_unavailable
-from sessions_app.services import SessionService
+from sessions_app.services import SessionService, apikeys
+from sessions_app.web.server_errors import database_unavailable
 from tests.live_support import make_user
 
 

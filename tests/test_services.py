@@ -9,18 +9,15 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from sessions_app import models
-from sessions_app.services import (
-    Event,
+from sessions_app.domain.errors import (
     IndexOutOfRange,
     InvalidArgument,
-    Message,
-    Role,
     SessionError,
     SessionNotFound,
-    SessionService,
-    TokenUsage,
     VersionConflict,
 )
+from sessions_app.domain.types import Event, Message, Role, TokenUsage
+from sessions_app.services import SessionService
 
 pytestmark = pytest.mark.django_db
 

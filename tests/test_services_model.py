@@ -13,15 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from sessions_app import models
-from sessions_app.replay import replay
-from sessions_app.services import (
-    IndexOutOfRange,
-    InvalidArgument,
-    Message,
-    SessionService,
-    TokenUsage,
-    VersionConflict,
-)
+from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, VersionConflict
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.history.replay import replay
+from sessions_app.services import SessionService
 from tests.model import ModelIndexError, ModelValueError, SessionModel
 
 roles = st.sampled_from(["user", "assistant", "system"])

@@ -15,8 +15,9 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from sessions_app import apikeys, models, transfer
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app import models
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService, apikeys, transfer
 
 pytestmark = pytest.mark.django_db
 

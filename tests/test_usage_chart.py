@@ -11,8 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from sessions_app import selectors
+from sessions_app.domain.types import TokenUsage
 from sessions_app.models import SessionEvent
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.services import SessionService
 from tests.live_support import make_user
 
 T0 = datetime(2026, 3, 4, 14, 2, 11, tzinfo=UTC)

@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService
 from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Word diffs of one text turned into another (sessions_app.word_diff): exact sides, folding, bounded cost."""
+"""Word diffs of one text turned into another (history/word_diff.py): exact sides, folding, bounded cost."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessions_app import word_diff
-from sessions_app.word_diff import WordDiffer
+from sessions_app.history import word_diff
+from sessions_app.history.word_diff import WordDiffer
 
 words = st.sampled_from(["the", "cat", "sat", "on", "mat", "{", '"a":', "1,", "\n", "  ", "é", "日本", "-"])
 texts = st.lists(words, max_size=60).map(" ".join) | st.text(max_size=300)

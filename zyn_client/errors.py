@@ -1,4 +1,4 @@
-"""Error types of zyn_client: the same names, bases and codes as sessions_app.exceptions.
+"""Error types of zyn_client: the same names, bases and codes as sessions_app.domain.errors.
 
 They are defined here (not imported) so the client runs without Django. A server error reply
 ``{"error": code, "message": …, "details": …}`` becomes the class with that code.

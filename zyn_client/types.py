@@ -1,4 +1,4 @@
-"""Value types of zyn_client: equal by value to sessions_app.services' Message/TokenUsage/Role."""
+"""Value types of zyn_client: equal by value to sessions_app.services.sessions' Message/TokenUsage/Role."""
 
 from __future__ import annotations
 

@@ -57,13 +57,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "sessions_app.content_security.ContentSecurityPolicyMiddleware",  # every page, errors included
+    "sessions_app.web.content_security.ContentSecurityPolicyMiddleware",  # every page, errors included
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "sessions_app.form_encoding.Utf8FormMiddleware",  # after auth and messages: its 400 page uses them
+    "sessions_app.web.form_encoding.Utf8FormMiddleware",  # after auth and messages: its 400 page uses them
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]

@@ -22,7 +22,7 @@ from sessions_app.api import schemas, sessions, transfer, writes
 from sessions_app.api.auth import READ, Access
 from sessions_app.api.errors import ApiError, on_api_error, on_session_error, on_validation_error
 from sessions_app.api.responses import describe_errors
-from sessions_app.exceptions import SessionError
+from sessions_app.domain.errors import SessionError
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Described by the document, read as text by transfer.py (so not a parameter ninja would validate).

@@ -13,10 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.security.base import AuthBase
 
-from sessions_app import apikeys
 from sessions_app.api.errors import ApiError
+from sessions_app.domain.checks import describe
 from sessions_app.models import ApiKey
-from sessions_app.services import describe, user_actor
+from sessions_app.services import apikeys, user_actor
 
 READ = "read"
 WRITE = "write"

@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from ninja.errors import ValidationError
 
-from sessions_app.exceptions import SessionError
+from sessions_app.domain.errors import SessionError
 
 
 class ApiError(Exception):

@@ -18,8 +18,10 @@ from ninja.params.models import Body, BodyModel
 from pydantic import BeforeValidator, ValidationInfo
 
 from sessions_app.api.errors import ApiError
-from sessions_app.exceptions import InvalidArgument
-from sessions_app.services import MAX_BIGINT, SessionService, check_expected_version, describe
+from sessions_app.domain.checks import check_expected_version, describe
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.domain.types import MAX_BIGINT
+from sessions_app.services import SessionService
 
 JSON_CONTENT_TYPES = ("application/json",)
 _INT_TEXT = re.compile(r"-?[0-9]{1,20}")

@@ -1,6 +1,6 @@
 """The API's Pydantic schemas: request bodies and answers. The OpenAPI document is generated from them.
 
-Argument types run the service's own checks (services.check_*), so a refused value gets the service's
+Argument types run the service's own checks (checks.check_*), so a refused value gets the service's
 message and code, and bounds stay defined once, in the service. Bounds the service enforces after a lock
 (an index past the end, a negative index) or that JSON Schema can say but Pydantic need not check are
 documented with ``documented(...)``: in the document, not enforced twice.
@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+from django.conf import settings
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -23,9 +24,11 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
-from sessions_app import services, transfer
-from sessions_app.exceptions import InvalidArgument
-from sessions_app.services import MAX_BIGINT, MAX_METADATA_DEPTH, MAX_NAME_LENGTH, Role
+from sessions_app.domain import checks
+from sessions_app.domain.checks import MAX_METADATA_DEPTH, MAX_NAME_LENGTH
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.domain.types import MAX_BIGINT, Role
+from sessions_app.services import transfer
 
 
 class Schema(BaseModel):
@@ -48,7 +51,7 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
-# What services.check_metadata accepts (its depth limit is said in words: JSON Schema cannot count).
+# What checks.check_metadata accepts (its depth limit is said in words: JSON Schema cannot count).
 MetadataNumber = Annotated[
     int | float, WithJsonSchema({"type": "number", "minimum": -MAX_BIGINT, "maximum": MAX_BIGINT})
 ]
@@ -71,15 +74,15 @@ Metadata = TypeAliasType(
 
 
 def _int(value: object, info: ValidationInfo) -> int:
-    return services.check_int(value, str(info.field_name))
+    return checks.check_int(value, str(info.field_name))
 
 
 def _text(value: object, info: ValidationInfo) -> str:
-    return services.check_content(value, str(info.field_name))
+    return checks.check_content(value, str(info.field_name), limit=settings.ZYN_MAX_CONTENT_BYTES)
 
 
 def _message(value: object) -> dict[str, str]:
-    return services.check_message(value).as_dict()
+    return checks.check_message(value, limit=settings.ZYN_MAX_CONTENT_BYTES).as_dict()
 
 
 def _messages(value: object) -> object:
@@ -90,11 +93,11 @@ def _messages(value: object) -> object:
 
 
 def _usage(value: object) -> dict[str, int] | None:
-    return None if value is None else services.check_usage(value).as_dict()
+    return None if value is None else checks.check_usage(value).as_dict()
 
 
 def _metadata(value: object) -> dict[str, Any] | None:
-    return None if value is None else services.check_metadata(value)
+    return None if value is None else checks.check_metadata(value)
 
 
 # ---------------------------------------------------------------- shared shapes
@@ -125,7 +128,7 @@ MessageArg = Annotated[Message, BeforeValidator(_message)]
 UsageArg = Annotated[Usage | None, BeforeValidator(_usage)]
 ExpectedVersion = Annotated[
     Count | None,
-    BeforeValidator(services.check_expected_version),
+    BeforeValidator(checks.check_expected_version),
     documented(
         description="write only if the session is at this version (or send If-Match); else 409. "
         "null or left out: any version"
@@ -142,7 +145,7 @@ class WriteArgs(Schema):
 
 
 class AppendArgs(WriteArgs):
-    role: Annotated[Role, BeforeValidator(services.check_role)]
+    role: Annotated[Role, BeforeValidator(checks.check_role)]
     content: Content
 
 
@@ -197,7 +200,7 @@ class RecordExchangeArgs(WriteArgs):
 class NewSession(Schema):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[
-        str, BeforeValidator(services.check_name), documented(pattern=NO_NUL, maxLength=MAX_NAME_LENGTH)
+        str, BeforeValidator(checks.check_name), documented(pattern=NO_NUL, maxLength=MAX_NAME_LENGTH)
     ] = ""
     metadata: Annotated[Metadata | None, BeforeValidator(_metadata)] = Field(
         None, description="null or left out: {}"

@@ -15,7 +15,8 @@ from sessions_app.api import schemas
 from sessions_app.api.auth import CREATE, READ, Access
 from sessions_app.api.requests import JsonBody, path_index, query_int
 from sessions_app.api.responses import errors
-from sessions_app.services import MAX_BIGINT, SessionService
+from sessions_app.domain.types import MAX_BIGINT
+from sessions_app.services import SessionService
 
 router = Router(tags=["sessions"])
 reads = Router(tags=["read"])

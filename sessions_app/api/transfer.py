@@ -10,15 +10,14 @@ from ninja import Query, Router
 from ninja.responses import Status
 from pydantic import BeforeValidator, ValidationInfo, WithJsonSchema
 
-from sessions_app import transfer
 from sessions_app.api import schemas
 from sessions_app.api.auth import CREATE, READ, Access
 from sessions_app.api.errors import ApiError
 from sessions_app.api.requests import JSON_CONTENT_TYPES, read_body
 from sessions_app.api.responses import errors
 from sessions_app.api.sessions import SessionId
-from sessions_app.exceptions import InvalidArgument
-from sessions_app.services import SessionService
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.services import SessionService, transfer
 
 router = Router(tags=["transfer"])
 

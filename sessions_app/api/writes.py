@@ -15,7 +15,7 @@ from sessions_app.api.auth import WRITE, Access
 from sessions_app.api.requests import IF_MATCH_PATTERN, JsonBody, expected_version_from
 from sessions_app.api.responses import errors
 from sessions_app.api.sessions import SessionId, tag_version
-from sessions_app.exceptions import SessionNotFound
+from sessions_app.domain.errors import SessionNotFound
 from sessions_app.services import SessionService
 
 router = Router(tags=["write"])

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from django import template
 from django.utils.safestring import SafeString
 
-from sessions_app.display import json_outline, pretty_json, schema_outline, split_schema
-from sessions_app.highlight import highlight_json
+from sessions_app.web.display import json_outline, pretty_json, schema_outline, split_schema
+from sessions_app.web.highlight import highlight_json
 
 register = template.Library()
 

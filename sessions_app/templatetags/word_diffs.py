@@ -1,4 +1,4 @@
-"""Rendering of a word diff's pieces (sessions_app.word_diff) as <del>/<ins> markup.
+"""Rendering of a word diff's pieces (sessions_app.history.word_diff) as <del>/<ins> markup.
 
 Every piece's text goes through format_html, which escapes it: stored content stays text. Built here
 rather than in a template loop because a diff may hold a few thousand pieces and fifty diffs share a page.
@@ -12,7 +12,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from sessions_app.word_diff import Piece
+from sessions_app.history.word_diff import Piece
 
 register = template.Library()
 

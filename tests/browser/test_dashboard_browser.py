@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from sessions_app.services import Message, SessionService
+from sessions_app.domain.types import Message
+from sessions_app.services import SessionService
 
 from .conftest import off_loop
 

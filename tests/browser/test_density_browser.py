@@ -13,11 +13,11 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
-from sessions_app import demo
-from sessions_app.display import pretty_json
+from sessions_app.domain.types import TokenUsage
 from sessions_app.models import SessionEvent
 from sessions_app.roles import EDITORS
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.services import SessionService, demo
+from sessions_app.web.display import pretty_json
 
 from .conftest import login_cookie, off_loop
 

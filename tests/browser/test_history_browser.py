@@ -13,8 +13,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
+from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.roles import EDITORS, ensure_role_groups
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.services import SessionService
 from tests.browser.conftest import off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

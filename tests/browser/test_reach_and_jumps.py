@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from sessions_app.services import Message, SessionService
+from sessions_app.domain.types import Message
+from sessions_app.services import SessionService
 
 from .conftest import off_loop
 

@@ -9,7 +9,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sessions_app.services import SessionService, TokenUsage
+from sessions_app.domain.types import TokenUsage
+from sessions_app.services import SessionService
 
 from .conftest import _free_port
 

@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
+from sessions_app.domain.types import Message
 from sessions_app.roles import VIEWERS
-from sessions_app.services import Message, SessionService
+from sessions_app.services import SessionService
 
 from .conftest import login_cookie, off_loop
 

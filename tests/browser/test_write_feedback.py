@@ -15,8 +15,9 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
+from sessions_app.domain.types import Message
 from sessions_app.roles import VIEWERS
-from sessions_app.services import Message, SessionService
+from sessions_app.services import SessionService
 
 from .conftest import off_loop
 from .test_reach_and_jumps import in_viewport, long_session

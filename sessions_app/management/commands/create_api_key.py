@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions_app import apikeys
-from sessions_app.exceptions import InvalidArgument
+from sessions_app.domain.errors import InvalidArgument
 from sessions_app.models import ApiKey
+from sessions_app.services import apikeys
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sessions_app import transfer
-from sessions_app.exceptions import SessionError
+from sessions_app.domain.errors import SessionError
+from sessions_app.services import transfer
 
 
 class Command(BaseCommand):

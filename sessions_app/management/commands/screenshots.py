@@ -19,8 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from django.test.testcases import LiveServerThread
 
-from sessions_app import transfer
 from sessions_app.models import Session, SessionEvent
+from sessions_app.services import transfer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking"]

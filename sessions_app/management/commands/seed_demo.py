@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from sessions_app.demo import seed
 from sessions_app.models import Session
+from sessions_app.services.demo import seed
 
 
 class Command(BaseCommand):

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from sessions_app.demo import PROGRAMS, SYSTEM_PROMPT, exchange
-from sessions_app.services import SessionError, SessionService
+from sessions_app.domain.errors import SessionError
+from sessions_app.services import SessionService
+from sessions_app.services.demo import PROGRAMS, SYSTEM_PROMPT, exchange
 
 
 class Command(BaseCommand):

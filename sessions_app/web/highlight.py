@@ -2,7 +2,7 @@
 
 The Content-Security-Policy allows no inline ``<style>`` and no inline ``style`` on content, so the
 highlighter emits ``<span class="…">`` with Pygments' standard class names, and the colours come from
-two static style sheets Pygments writes (``python -m sessions_app.highlight``): one for light mode and
+two static style sheets Pygments writes (``python -m sessions_app.web.highlight``): one for light mode and
 one for dark, linked by the detail page with ``media`` queries. Highlighting only ever wraps the text:
 what a reader sees is exactly the pretty text (tests/test_content_rendering.py checks it for any text).
 """
@@ -24,7 +24,7 @@ STYLE_SHEETS = {
     "highlight-light.css": LIGHT_STYLE,
     "highlight-dark.css": DARK_STYLE,
 }
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "sessions_app"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static" / "sessions_app"
 # Pygments makes ~7 bytes of markup per byte of JSON at ~1 ms per KB: past this, the text is shown plain
 # (only a "Show all" of a very large document gets there; folded content is at most a few KB).
 MAX_HIGHLIGHT_CHARS = 100_000
@@ -52,9 +52,8 @@ def highlight_json(text: str) -> SafeString:
 
 def style_sheet(style: str) -> str:
     """The CSS of a Pygments style for the tokens under SCOPE (no background: the page's own)."""
-    header = (
-        f"/* Pygments {style!r} token colours under {SCOPE}; made by `python -m sessions_app.highlight`. */"
-    )
+    header = f"/* Pygments {style!r} token colours under {SCOPE}; made by"
+    header += " `python -m sessions_app.web.highlight`. */"
     rules = HtmlFormatter(style=style).get_token_style_defs(SCOPE)
     return "\n".join([header, *rules]) + "\n"
 

@@ -21,9 +21,10 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from sessions_app import models, search
-from sessions_app.display import display_text, json_value_text
-from sessions_app.exceptions import SessionNotFound
+from sessions_app import models
+from sessions_app.domain.errors import SessionNotFound
+from sessions_app.selectors import search
+from sessions_app.web.display import display_text, json_value_text
 
 WINDOW_SIZE = 100  # messages per window on the detail page
 LIST_PAGE_SIZE = 50  # sessions per page on the list
@@ -178,7 +179,7 @@ def session_row_context(session_id: uuid.UUID | str, *, can_edit: bool) -> dict[
 def get_session(session_id: uuid.UUID | str | models.Session) -> models.Session:
     """The session, by id; a Session already read (by the caller, in its snapshot) is used as it is.
 
-    sessions_app.live reads the session once per render and passes it to every context builder:
+    sessions_app.live.updates reads the session once per render and passes it to every context builder:
     one query instead of one per partial (each a round trip that waits for the GIL under load).
     """
     if isinstance(session_id, models.Session):
@@ -394,7 +395,7 @@ def chart_context(points: list[dict[str, Any]], bars: list[dict[str, Any]] | Non
     """What the ``usage-chart`` partial (and its caption, scale and axis parts) renders.
 
     ``points`` is the chart's window (usage_points); ``bars`` the bars to render, all of the window
-    unless given (a live delta renders only the new ones: sessions_app.live).
+    unless given (a live delta renders only the new ones: sessions_app.live.updates).
     """
     peak = max((_bar_height(p) for p in points), default=0)
     top = axis_top(peak)
@@ -638,7 +639,7 @@ def message_row_context(
 
     ``message``: the row at ``index``, when the caller has read it already (with others, in one query).
     """
-    from sessions_app.exceptions import IndexOutOfRange
+    from sessions_app.domain.errors import IndexOutOfRange
 
     session = get_session(session_id)
     if message is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions_app import history_views
+from sessions_app.web import history_views
 
 app_name = "history"
 

@@ -1,7 +1,7 @@
 """Websocket consumers of the live feeds: ``/ws/sessions/`` (the list) and ``/ws/sessions/<id>/``.
 
-They receive the after-commit ``session.changed`` events that sessions_app.events publishes, read
-the current state from the database (sessions_app.live renders it once per version and permission
+They receive the after-commit ``session.changed`` events that sessions_app.live.events publishes, read
+the current state from the database (sessions_app.live.updates renders it once per version and permission
 level) and push the dashboard's partials. The version in every frame, not the feed, is the truth:
 the browser (static/sessions_app/live.js) asks for a snapshot when it sees a gap or reconnects.
 
@@ -27,10 +27,10 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 
-from sessions_app import live
-from sessions_app.events import SESSION_LIST_GROUP, session_group
-from sessions_app.presence import get_store
-from sessions_app.relay import get_relay
+from sessions_app.live import updates as live
+from sessions_app.live.events import SESSION_LIST_GROUP, session_group
+from sessions_app.live.presence import get_store
+from sessions_app.live.relay import get_relay
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     def relay_groups(self) -> list[str]:
-        """Groups of frequent events, received once per process by the relay (sessions_app.relay)."""
+        """Groups of frequent events, received once per process by the relay (sessions_app.live.relay)."""
         raise NotImplementedError
 
     async def authorize(self) -> bool:
@@ -117,7 +117,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await get_relay().join(group, self)
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        """A relayed event (sessions_app.relay calls every socket of the process in turn, in order)."""
+        """A relayed event (sessions_app.live.relay calls every socket of the process in turn, in order)."""
         if not self.accepted or self.closing:
             return  # before the handshake the page has nothing to apply it to: its hello resyncs it
         try:

@@ -6,7 +6,8 @@ import json
 import random
 import re
 
-from sessions_app.services import Message, SessionService, TokenUsage
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService
 
 PROGRAMS = [
     ("ticket-triage", "classification", ["billing", "bug", "feature-request", "account", "outage"]),

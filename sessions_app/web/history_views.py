@@ -17,10 +17,12 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_app import history, models, notices
-from sessions_app.exceptions import InvalidArgument, SessionError, VersionConflict
-from sessions_app.services import SessionService, describe, user_actor
-from sessions_app.word_diff import WordDiff, WordDiffer
+from sessions_app import history, models
+from sessions_app.domain.checks import describe
+from sessions_app.domain.errors import InvalidArgument, SessionError, VersionConflict
+from sessions_app.history.word_diff import WordDiff, WordDiffer
+from sessions_app.services import SessionService, user_actor
+from sessions_app.web import notices
 
 EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100

@@ -19,10 +19,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from sessions_app import forms, transfer
-from sessions_app.exceptions import SessionError
-from sessions_app.services import user_actor
-from sessions_app.views import WRITE, _is_htmx
+from sessions_app.domain.errors import SessionError
+from sessions_app.services import transfer, user_actor
+from sessions_app.web import forms
+from sessions_app.web.views import WRITE, _is_htmx
 
 TEMPLATE = "sessions_app/import.html"
 PREVIEW_ROWS = 500  # sessions listed in a preview (the counts cover them all)
@@ -31,7 +31,7 @@ PREVIEW_ERRORS = 200  # errors listed in a preview
 
 def upload_limit() -> int:
     """The largest upload: the whole form post is read by Django (DATA_UPLOAD_MAX_MEMORY_SIZE, i.e.
-    ZYN_FORM_MAX_BYTES) before any view runs (sessions_app.form_encoding); daphne's own limit
+    ZYN_FORM_MAX_BYTES) before any view runs (sessions_app.web.form_encoding); daphne's own limit
     (ZYN_MAX_REQUEST_BYTES) is above it."""
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 

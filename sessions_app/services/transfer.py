@@ -28,17 +28,11 @@ from typing import Any
 from django.db import transaction
 
 from sessions_app import models
-from sessions_app.exceptions import InvalidArgument, SessionError
-from sessions_app.services import (
-    Message,
-    SessionService,
-    TokenUsage,
-    check_message,
-    check_metadata,
-    check_name,
-    check_usage,
-    describe,
-)
+from sessions_app.domain.checks import check_message, check_metadata, check_name, check_usage, describe
+from sessions_app.domain.errors import InvalidArgument, SessionError
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services import SessionService
+from sessions_app.services.sessions import content_limit
 
 FORMATS = ("json", "jsonl", "openai")
 CONTENT_TYPES = {
@@ -136,7 +130,7 @@ def _record(obj: object, line: int, fmt: str) -> Record:
     messages = []
     for i, m in enumerate(raw_messages):
         try:
-            messages.append(check_message(m))
+            messages.append(check_message(m, limit=content_limit()))
         except InvalidArgument as exc:
             raise InvalidArgument(f"messages[{i}]: {exc.message}") from None
     session_id = None

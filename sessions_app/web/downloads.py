@@ -9,9 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from sessions_app import transfer
-from sessions_app.exceptions import InvalidArgument, SessionNotFound
-from sessions_app.services import SessionService
+from sessions_app.domain.errors import InvalidArgument, SessionNotFound
+from sessions_app.services import SessionService, transfer
 
 
 @require_GET

@@ -14,8 +14,10 @@ from typing import Any
 
 from django import forms
 
-from sessions_app.exceptions import InvalidArgument
-from sessions_app.services import Message, TokenUsage, check_message
+from sessions_app.domain.checks import check_message
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.services.sessions import content_limit
 
 ROLE_CHOICES = [("user", "user"), ("assistant", "assistant"), ("system", "system")]
 # Plenty for any real conversation paste, and it keeps one request from building a huge list in memory.
@@ -169,7 +171,7 @@ def parse_messages_json(text: str) -> list[Message]:
                 f"Item {i} must be an object with role and content, got a {_json_type(item)}."
             )
         try:
-            messages.append(check_message(item))
+            messages.append(check_message(item, limit=content_limit()))
         except InvalidArgument as exc:
             raise forms.ValidationError(f"Item {i}: {exc.message}.") from None
     return messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sessions_app.consumers import NoRouteConsumer, SessionDetailConsumer, SessionListConsumer
+from sessions_app.live.consumers import NoRouteConsumer, SessionDetailConsumer, SessionListConsumer
 
 websocket_urlpatterns = [
     path("ws/sessions/", SessionListConsumer.as_asgi()),

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from sessions_app import ratelimit
-from sessions_app.exceptions import InvalidArgument
+from sessions_app.domain.errors import InvalidArgument
 from sessions_app.models import ApiKey
-from sessions_app.ratelimit import RateDecision
+from sessions_app.services import ratelimit
+from sessions_app.services.ratelimit import RateDecision
 
 KEY_PREFIX = "zyn"
 PREFIX_BYTES = 6  # 12 hex characters

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sessions_app.services import Event, Message, TokenUsage
+from sessions_app.domain.types import Event, Message, TokenUsage
 
 
 def apply_event(

@@ -20,9 +20,10 @@ from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 
 from sessions_app import models
-from sessions_app.exceptions import InvalidArgument, SessionError, SessionNotFound
-from sessions_app.replay import apply_event
-from sessions_app.services import Message, TokenUsage, check_int
+from sessions_app.domain.checks import check_int
+from sessions_app.domain.errors import InvalidArgument, SessionError, SessionNotFound
+from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.history.replay import apply_event
 
 # A replay longer than this leaves a checkpoint snapshot behind (at a multiple of CHECKPOINT_EVERY),
 # so a later read of that stretch replays fewer than this many events. See docs/benchmarks.md.

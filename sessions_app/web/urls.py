@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sessions_app import import_views, views
+from sessions_app.web import import_views, views
 
 app_name = "sessions_app"
 
