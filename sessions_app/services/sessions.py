@@ -19,12 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from sessions_app import models
+from sessions_app import history, models
+from sessions_app.domain import ops
+from sessions_app.domain.changes import AppendRows
 from sessions_app.domain.checks import (
     check_actor,
-    check_content,
     check_expected_version,
-    check_index,
     check_int,
     check_message,
     check_metadata,
@@ -33,21 +33,17 @@ from sessions_app.domain.checks import (
     describe,
 )
 from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, SessionNotFound, VersionConflict
-from sessions_app.domain.types import Event, Message, Role, TokenUsage
+from sessions_app.domain.types import Event, Message, TokenUsage
 from sessions_app.live.events import send_event_on_commit, session_changed_event
 from sessions_app.services.storage import (
     LockedRow,
     append_in_one_statement,
+    apply_change,
     bump_and_record,
     db_value,
-    delete_messages,
     insert_messages,
     lock_row,
-    move_row,
-    new_rows,
     query,
-    replace_message,
-    shift,
     table,
     usage_fields,
 )
@@ -278,87 +274,71 @@ class SessionService:
         raise VersionConflict(expected_version, self.version())
 
     # ------------------------------------------------------------ writes
+    # The Session API's writes, each declared in domain/ops.py and run by ``write``.
+
+    def write(
+        self,
+        op: str,
+        args: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        actor: str | None = None,
+    ) -> int:
+        """Run the Session API write ``op`` (a name in ``ops.API_WRITES``) with its arguments by name.
+
+        The arguments are checked before any transaction (no BEGIN IMMEDIATE for a call that can
+        never succeed), then the op's change is computed and applied under the session lock.
+        """
+        declared = ops.api_write(op)
+        recorded = declared.record(args, content_limit=content_limit())
+        expected, who = check_expected_version(expected_version), check_actor(actor)
+        if declared.watch.kind == "appended":  # rows at the end and/or usage only
+            change = declared.change(recorded, 0)
+            new = list(change.messages) if isinstance(change, AppendRows) else []
+            usage = declared.usage_after(recorded, None)
+            return self._append(declared.name, new, recorded, who, expected, usage=usage)
+        with transaction.atomic():
+            return self._apply(self._lock(expected), declared, recorded, who)
+
+    def _apply(self, row: LockedRow, op: ops.Op, recorded: dict[str, Any], actor: str) -> int:
+        """Change the rows as ``op`` says, record what it changed and commit. Caller holds the lock."""
+        change = op.change(recorded, row.message_count)
+        found = apply_change(row.pk, change, row.message_count)
+        recorded.update(op.outcome(change, row.message_count, found))
+        count = None if change is None else change.length_after(row.message_count)
+        usage = op.usage_after(recorded, None)
+        # A whole state without usage (a restore of a version that had none) clears it.
+        clear_usage = op.usage is ops.Usage.WHOLE_STATE and usage is None
+        return self._commit(
+            row, op.name, recorded, actor, message_count=count, usage=usage, clear_usage=clear_usage
+        )
 
     def append(
         self, role: str, content: str, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        message = check_message(Message(role=role, content=content), limit=content_limit())
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        return self._append("append", [message], message.as_dict(), who, expected)
+        args = {"role": role, "content": content}
+        return self.write("append", args, expected_version=expected_version, actor=actor)
 
     def clear(self, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            if row.message_count:
-                delete_messages(row.pk)
-            return self._commit(row, "clear", {"removed_count": row.message_count}, who, message_count=0)
+        return self.write("clear", {}, expected_version=expected_version, actor=actor)
 
     def remove(self, index: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        check_int(index, "index")
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            check_index(index, row.message_count)
-            ((role, content),) = query(
-                f"DELETE FROM {table(models.Message)} WHERE session_id = %s AND position = %s"
-                " RETURNING role, content",
-                [db_value(models.Message, "session_id", row.pk), index],
-            )
-            if index < row.message_count - 1:
-                shift(row.pk, index + 1, None, -1)
-            args = {"index": index, "removed": {"role": role, "content": content}}
-            return self._commit(row, "remove", args, who, message_count=row.message_count - 1)
+        return self.write("remove", {"index": index}, expected_version=expected_version, actor=actor)
 
     def replace(
-        self,
-        index: int,
-        message: Message,
-        *,
-        expected_version: int | None = None,
-        actor: str | None = None,
+        self, index: int, message: Message, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        check_int(index, "index")
-        new = check_message(message, limit=content_limit())
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            check_index(index, row.message_count)
-            old_role, old_content = replace_message(row.pk, index, new)
-            args = {"index": index, **new.as_dict(), "previous": {"role": old_role, "content": old_content}}
-            return self._commit(row, "replace", args, who)
+        args = {"index": index, "message": message}
+        return self.write("replace", args, expected_version=expected_version, actor=actor)
 
     def insert(
-        self,
-        index: int,
-        message: Message,
-        *,
-        expected_version: int | None = None,
-        actor: str | None = None,
+        self, index: int, message: Message, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        check_int(index, "index")
-        new = check_message(message, limit=content_limit())
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            check_index(index, row.message_count, allow_end=True)
-            if index < row.message_count:
-                shift(row.pk, index, None, +1)
-            insert_messages(row.pk, index, [new])
-            args = {"index": index, **new.as_dict()}
-            return self._commit(row, "insert", args, who, message_count=row.message_count + 1)
+        args = {"index": index, "message": message}
+        return self.write("insert", args, expected_version=expected_version, actor=actor)
 
     def prune(self, n: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        check_int(n, "n", minimum=0)
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            removed = min(2 * n, row.message_count)
-            keep = row.message_count - removed
-            if removed:
-                delete_messages(row.pk, keep)
-            args = {"n": n, "removed_count": removed}
-            return self._commit(row, "prune", args, who, message_count=keep)
+        return self.write("prune", {"n": n}, expected_version=expected_version, actor=actor)
 
     def truncate(
         self,
@@ -368,21 +348,8 @@ class SessionService:
         expected_version: int | None = None,
         actor: str | None = None,
     ) -> int:
-        check_int(keep_first, "keep_first", minimum=0)
-        check_int(keep_last, "keep_last", minimum=0)
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            length = row.message_count
-            removed = 0
-            if keep_first + keep_last < length:
-                tail_start = length - keep_last
-                removed = tail_start - keep_first
-                delete_messages(row.pk, keep_first, tail_start)
-                if keep_last:
-                    shift(row.pk, tail_start, None, -removed)
-            args = {"keep_first": keep_first, "keep_last": keep_last, "removed_count": removed}
-            return self._commit(row, "truncate", args, who, message_count=length - removed)
+        args = {"keep_first": keep_first, "keep_last": keep_last}
+        return self.write("truncate", args, expected_version=expected_version, actor=actor)
 
     def set_messages(
         self,
@@ -391,49 +358,21 @@ class SessionService:
         expected_version: int | None = None,
         actor: str | None = None,
     ) -> int:
-        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
-            raise InvalidArgument("messages must be a list of messages", field="messages")
-        new = [check_message(m, limit=content_limit()) for m in messages]
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            models.Message.objects.filter(session_id=row.pk).delete()
-            models.Message.objects.bulk_create(new_rows(row.pk, 0, new), batch_size=2000)
-            args = {"messages": [m.as_dict() for m in new], "removed_count": row.message_count}
-            return self._commit(row, "set_messages", args, who, message_count=len(new))
+        return self.write(
+            "set_messages", {"messages": messages}, expected_version=expected_version, actor=actor
+        )
 
     def set_usage(
-        self,
-        usage: TokenUsage | None,
-        *,
-        expected_version: int | None = None,
-        actor: str | None = None,
+        self, usage: TokenUsage | None, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
         # Go's SetUsage(nil) keeps the previous usage; the call still counts as a write.
-        new = None if usage is None else check_usage(usage)
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        args = {"usage": None if new is None else new.as_dict()}
-        return self._append("set_usage", [], args, who, expected, usage=new)
+        return self.write("set_usage", {"usage": usage}, expected_version=expected_version, actor=actor)
 
     def move(
-        self,
-        from_index: int,
-        to_index: int,
-        *,
-        expected_version: int | None = None,
-        actor: str | None = None,
+        self, from_index: int, to_index: int, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        check_int(from_index, "from_index")
-        check_int(to_index, "to_index")
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        with transaction.atomic():
-            row = self._lock(expected)
-            check_index(from_index, row.message_count)
-            check_index(to_index, row.message_count)
-            if from_index != to_index:
-                move_row(row.pk, from_index, to_index)
-            args = {"from_index": from_index, "to_index": to_index}
-            return self._commit(row, "move", args, who)
+        args = {"from_index": from_index, "to_index": to_index}
+        return self.write("move", args, expected_version=expected_version, actor=actor)
 
     def record_exchange(
         self,
@@ -445,18 +384,8 @@ class SessionService:
         actor: str | None = None,
     ) -> int:
         """What a synapse's Fire commits on success: user prompt + assistant response + usage, one version."""
-        pair = [
-            Message(role=Role.USER, content=check_content(prompt, "prompt", limit=content_limit())),
-            Message(role=Role.ASSISTANT, content=check_content(response, "response", limit=content_limit())),
-        ]
-        new_usage = None if usage is None else check_usage(usage)
-        expected, who = check_expected_version(expected_version), check_actor(actor)
-        args = {
-            "prompt": pair[0].content,
-            "response": pair[1].content,
-            "usage": None if new_usage is None else new_usage.as_dict(),
-        }
-        return self._append("record_exchange", pair, args, who, expected, usage=new_usage)
+        args = {"prompt": prompt, "response": response, "usage": usage}
+        return self.write("record_exchange", args, expected_version=expected_version, actor=actor)
 
     def update_details(
         self,
@@ -497,31 +426,18 @@ class SessionService:
 
         Being an ordinary write with its own event, a restore can itself be restored or undone.
         """
-        from sessions_app import history  # history builds on this module's types
-
         check_int(version, "version", minimum=0)
         expected, who = check_expected_version(expected_version), check_actor(actor)
         with transaction.atomic():
             row = self._lock(expected)
             # Rebuilt under the lock: compact_events takes the same lock before it folds events away.
             state = history.state_at(row.pk, version, current_version=row.version)
-            models.Message.objects.filter(session_id=row.pk).delete()
-            models.Message.objects.bulk_create(new_rows(row.pk, 0, state.messages), batch_size=2000)
             args = {
                 "restored_version": version,
                 "messages": [m.as_dict() for m in state.messages],
                 "usage": None if state.usage is None else state.usage.as_dict(),
-                "removed_count": row.message_count,
             }
-            return self._commit(
-                row,
-                "restore",
-                args,
-                who,
-                message_count=len(state.messages),
-                usage=state.usage,
-                clear_usage=state.usage is None,
-            )
+            return self._apply(row, ops.OPS["restore"], args, who)
 
     def undo(self, *, expected_version: int, actor: str | None = None) -> int:
         """Undo the last change: restore the version before ``expected_version``, refused if stale."""

@@ -22,6 +22,16 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from sessions_app import models
+from sessions_app.domain.changes import (
+    AppendRows,
+    Change,
+    DeleteRange,
+    InsertRow,
+    MoveRow,
+    RemoveRow,
+    ReplaceAll,
+    ReplaceRow,
+)
 from sessions_app.domain.types import Message, TokenUsage
 
 # ---------------------------------------------------------------- set-based position SQL
@@ -274,8 +284,8 @@ def append_sql(n: int, usage: bool, expected: bool) -> str:
     )
 
 
-def replace_message(session_id: uuid.UUID, index: int, new: Message) -> tuple[str, str]:
-    """Overwrite the message at ``index``; returns its previous (role, content). Caller holds the lock."""
+def replace_message(session_id: uuid.UUID, index: int, new: Message) -> Message:
+    """Overwrite the message at ``index``; returns the message it replaced. Caller holds the lock."""
     m, pk = table(models.Message), db_value(models.Message, "session_id", session_id)
     if connection.vendor == "postgresql":  # one statement: UPDATE … FROM the old row … RETURNING it
         ((role, content),) = query(
@@ -284,7 +294,7 @@ def replace_message(session_id: uuid.UUID, index: int, new: Message) -> tuple[st
             " WHERE t.id = old.id RETURNING old.role, old.content",
             [new.role, new.content, pk, index],
         )
-        return role, content
+        return Message(role=role, content=content)
     # SQLite's RETURNING sees only the new values.
     ((role, content),) = query(
         f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s", [pk, index]
@@ -293,4 +303,43 @@ def replace_message(session_id: uuid.UUID, index: int, new: Message) -> tuple[st
         f"UPDATE {m} SET role = %s, content = %s WHERE session_id = %s AND position = %s",
         [new.role, new.content, pk, index],
     )
-    return role, content
+    return Message(role=role, content=content)
+
+
+def apply_change(session_id: uuid.UUID, change: Change | None, length: int) -> Message | None:
+    """Make the rows what ``change`` says; returns the message a RemoveRow removed or a ReplaceRow replaced.
+
+    ``length`` is the session's message count under the caller's lock.
+    """
+    match change:
+        case None:
+            return None
+        case AppendRows(messages):
+            insert_messages(session_id, length, list(messages))
+        case InsertRow(index, message):
+            if index < length:
+                shift(session_id, index, None, +1)
+            insert_messages(session_id, index, [message])
+        case ReplaceRow(index, message):
+            return replace_message(session_id, index, message)
+        case RemoveRow(index):
+            ((role, content),) = query(
+                f"DELETE FROM {table(models.Message)} WHERE session_id = %s AND position = %s"
+                " RETURNING role, content",
+                [db_value(models.Message, "session_id", session_id), index],
+            )
+            if index < length - 1:
+                shift(session_id, index + 1, None, -1)
+            return Message(role=role, content=content)
+        case MoveRow(from_index, to_index):
+            if from_index != to_index:
+                move_row(session_id, from_index, to_index)
+        case DeleteRange(start, stop):
+            if stop > start:
+                delete_messages(session_id, start, stop if stop < length else None)
+                if stop < length:
+                    shift(session_id, stop, None, start - stop)
+        case ReplaceAll(messages):
+            models.Message.objects.filter(session_id=session_id).delete()
+            models.Message.objects.bulk_create(new_rows(session_id, 0, messages), batch_size=2000)
+    return None
