@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
+from sessions_app.domain.ops import API_WRITES
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.models import ApiKey, SessionEvent
 from sessions_app.services import SessionService, apikeys
@@ -523,9 +524,7 @@ def test_openapi_document_describes_every_route_and_needs_auth(read_key):
     assert call("GET", "/openapi.json", key=None).status_code == 401
     doc = call("GET", "/openapi.json", key=read_key).json()
     assert doc["openapi"].startswith("3.1")
-    from sessions_app.api.writes import WRITE_OPS
-
-    for op in WRITE_OPS:
+    for op in API_WRITES:
         assert "post" in doc["paths"][f"/sessions/{{session_id}}/{op}"]
     for path in ["/sessions", "/sessions/{session_id}/messages", "/sessions/{session_id}/events", "/import"]:
         assert path in doc["paths"]

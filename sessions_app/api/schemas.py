@@ -21,10 +21,11 @@ from pydantic import (
     PlainSerializer,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
 )
 from typing_extensions import TypeAliasType
 
-from sessions_app.domain import checks
+from sessions_app.domain import checks, ops
 from sessions_app.domain.checks import MAX_METADATA_DEPTH, MAX_NAME_LENGTH
 from sessions_app.domain.errors import InvalidArgument
 from sessions_app.domain.types import MAX_BIGINT, Role
@@ -144,54 +145,28 @@ class WriteArgs(Schema):
     expected_version: ExpectedVersion = None
 
 
-class AppendArgs(WriteArgs):
-    role: Annotated[Role, BeforeValidator(checks.check_role)]
-    content: Content
+# One class per write of the Session API, made from its declaration (domain/ops.py): AppendArgs, ….
+ARGUMENT_TYPES: dict[ops.Kind, Any] = {
+    ops.Kind.POSITION: Index,
+    ops.Kind.COUNT: Index,  # (the service says "at least 0" itself)
+    ops.Kind.ROLE: Annotated[Role, BeforeValidator(checks.check_role)],
+    ops.Kind.CONTENT: Content,
+    ops.Kind.MESSAGE: MessageArg,
+    ops.Kind.MESSAGES: Annotated[list[MessageArg], BeforeValidator(_messages)],
+    ops.Kind.USAGE: UsageArg,
+}
 
 
-class InsertArgs(WriteArgs):
-    index: Index
-    message: MessageArg
+def _write_args(op: ops.Op) -> type[WriteArgs]:
+    fields: dict[str, Any] = {
+        p.name: (ARGUMENT_TYPES[p.kind], None) if p.optional else (ARGUMENT_TYPES[p.kind], ...)
+        for p in op.params
+    }
+    name = "".join(part.title() for part in op.name.split("_")) + "Args"
+    return create_model(name, __base__=WriteArgs, __module__=__name__, **fields)
 
 
-class ReplaceArgs(InsertArgs):
-    pass
-
-
-class RemoveArgs(WriteArgs):
-    index: Index
-
-
-class MoveArgs(WriteArgs):
-    from_index: Index
-    to_index: Index
-
-
-class PruneArgs(WriteArgs):
-    n: Index
-
-
-class TruncateArgs(WriteArgs):
-    keep_first: Index
-    keep_last: Index
-
-
-class ClearArgs(WriteArgs):
-    pass
-
-
-class SetMessagesArgs(WriteArgs):
-    messages: Annotated[list[MessageArg], BeforeValidator(_messages)]
-
-
-class SetUsageArgs(WriteArgs):
-    usage: UsageArg
-
-
-class RecordExchangeArgs(WriteArgs):
-    prompt: Content
-    response: Content
-    usage: UsageArg = None
+WRITE_ARGS: dict[str, type[WriteArgs]] = {name: _write_args(op) for name, op in ops.API_WRITES.items()}
 
 
 # ---------------------------------------------------------------- sessions and reads
