@@ -43,15 +43,12 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
 from sessions_app import models, selectors
+from sessions_app.domain.ops import OPS
 
 DETAIL_TEMPLATE = "sessions_app/session_detail.html"
 LIST_TEMPLATE = "sessions_app/session_list.html"
 MESSAGE_LIST_ID = "message-list"  # the <ol> of ``message-list``; its <li> are ``message-row``s
 
-# Ops that only add rows at the end (how many), or none: a delta of the header, new rows and the chart.
-# update_details (rename, metadata) changes only the header.
-APPEND_OPS = {"append": 1, "record_exchange": 2, "set_usage": 0, "update_details": 0}
-USAGE_OPS = set(selectors.USAGE_OPS)
 CACHE_SIZE = 512
 
 VIEW, EDIT = "view", "edit"
@@ -259,14 +256,16 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
         new_points = [
             point
             for op, _, version, created_at, usage in changes
-            if op in USAGE_OPS and (point := selectors.usage_point(version, created_at, op, usage))
+            if OPS[op].charted and (point := selectors.usage_point(version, created_at, op, usage))
         ]
         if new_points:  # (a usage op without numbers, set_usage(None), draws nothing)
             parts.extend(_chart_delta(session, base, new_points))
         else:
             chart_windows.advance(session, base, new_points)  # the chart is unchanged at this version
-        if all(op in APPEND_OPS for op in ops):
-            added = sum(APPEND_OPS[op] for op in ops)
+        watches = [OPS[op].watch for op in ops]
+        if all(watch.kind == "appended" for watch in watches):
+            # Rows at the end only (or none: the header and the chart): they are sent as they are.
+            added = sum(watch.rows for watch in watches)
             first = session.message_count - added
             rows = _rows(session, first, session.message_count, can_edit)
             if rows and first > 0:
@@ -284,7 +283,7 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
                     + rows
                     + "</div>"
                 )
-        elif ops == ["replace"] and isinstance(changes[0][1], int):
+        elif [watch.kind for watch in watches] == ["replaced"] and isinstance(changes[0][1], int):
             parts.append(_row(session, changes[0][1], can_edit))
         else:
             return Update("stale", session_id, newest, envelope("stale", session_id, newest))
