@@ -40,7 +40,11 @@ from sessions_app.domain.errors import InvalidArgument
 from sessions_app.domain.types import Message, Role, TokenUsage
 from sessions_app.domain.wording import (
     describe_details,
-    describe_usage,
+    describe_exchange,
+    describe_import,
+    describe_replace,
+    describe_restore,
+    describe_set_usage,
     message_words,
     plural,
     removed_words,
@@ -194,48 +198,6 @@ def _exchange(args: Recorded, _length: int) -> AppendRows:
     return AppendRows((Message(Role.USER, args["prompt"]), Message(Role.ASSISTANT, args["response"])))
 
 
-def _describe_replace(args: Recorded, brief: bool) -> str:
-    previous = args.get("previous")
-    if brief and previous:
-        old_role, new_role = previous.get("role", "?"), args.get("role", "?")
-        role = new_role if old_role == new_role else f"{old_role} → {new_role}"
-        return f"replaced message {args['index']} ({role})"
-    was = f" (was {message_words(previous)})" if previous else ""
-    return f"replaced message {args['index']} with {message_words(args)}{was}"
-
-
-def _describe_set_usage(args: Recorded, _brief: bool) -> str:
-    if args.get("usage") is None:
-        return "set usage to none (the previous usage stays)"
-    return f"set usage to {describe_usage(args['usage'])}"
-
-
-def _usage_words(args: Recorded) -> str:
-    return "" if args.get("usage") is None else f", usage {describe_usage(args['usage'])}"
-
-
-def _describe_exchange(args: Recorded, _brief: bool) -> str:
-    return (
-        f"recorded an exchange (user: {snippet(args['prompt'])} → "
-        f"assistant: {snippet(args['response'])}){_usage_words(args)}"
-    )
-
-
-def _describe_restore(args: Recorded, _brief: bool) -> str:
-    return (
-        f"restored version {args.get('restored_version', '?')} "
-        f"({plural(len(args['messages']), 'message')}, {describe_usage(args.get('usage'))})"
-        f"{removed_words(args)}"
-    )
-
-
-def _describe_import(args: Recorded, _brief: bool) -> str:
-    source = (
-        f" (as a new session; its file gave id {args['imported_from']})" if args.get("imported_from") else ""
-    )
-    return f"imported {plural(len(args['messages']), 'message')}{_usage_words(args)}{source}"
-
-
 _INDEX, _MESSAGE = Param("index", Kind.POSITION), Param("message", Kind.MESSAGE)
 
 OPS: dict[str, Op] = {
@@ -264,7 +226,7 @@ OPS: dict[str, Op] = {
             "Replace the message at index",
             (_INDEX, _MESSAGE),
             _replace,
-            _describe_replace,
+            describe_replace,
             REPLACED,
             api_write=True,
             records="previous",
@@ -335,7 +297,7 @@ OPS: dict[str, Op] = {
             "Set the last token usage (null keeps the previous one)",
             (Param("usage", Kind.USAGE),),
             lambda a, n: None,
-            _describe_set_usage,
+            describe_set_usage,
             appends(0),
             usage=Usage.SET_IF_GIVEN,
             charted=True,
@@ -350,7 +312,7 @@ OPS: dict[str, Op] = {
                 Param("usage", Kind.USAGE, True),
             ),
             _exchange,
-            _describe_exchange,
+            describe_exchange,
             appends(2),
             usage=Usage.SET_IF_GIVEN,
             charted=True,
@@ -378,7 +340,7 @@ OPS: dict[str, Op] = {
             "Make the session what it was at a version (messages and usage)",
             (),
             lambda a, n: _all(a),
-            _describe_restore,
+            describe_restore,
             WINDOW,
             usage=Usage.WHOLE_STATE,
             records="removed_count",
@@ -388,7 +350,7 @@ OPS: dict[str, Op] = {
             "A new session holding imported messages and usage (its version 1)",
             (),
             lambda a, n: _all(a),
-            _describe_import,
+            describe_import,
             WINDOW,
             usage=Usage.WHOLE_STATE,
             charted=True,  # an import's usage is its last exchange's

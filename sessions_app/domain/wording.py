@@ -57,6 +57,51 @@ def describe_details(args: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+# ---------------------------------------------------------------- words of single ops (domain/ops.py)
+
+
+def describe_replace(args: Mapping[str, Any], brief: bool) -> str:
+    previous = args.get("previous")
+    if brief and previous:
+        old_role, new_role = previous.get("role", "?"), args.get("role", "?")
+        role = new_role if old_role == new_role else f"{old_role} → {new_role}"
+        return f"replaced message {args['index']} ({role})"
+    was = f" (was {message_words(previous)})" if previous else ""
+    return f"replaced message {args['index']} with {message_words(args)}{was}"
+
+
+def describe_set_usage(args: Mapping[str, Any], _brief: bool) -> str:
+    if args.get("usage") is None:
+        return "set usage to none (the previous usage stays)"
+    return f"set usage to {describe_usage(args['usage'])}"
+
+
+def usage_words(args: Mapping[str, Any]) -> str:
+    return "" if args.get("usage") is None else f", usage {describe_usage(args['usage'])}"
+
+
+def describe_exchange(args: Mapping[str, Any], _brief: bool) -> str:
+    return (
+        f"recorded an exchange (user: {snippet(args['prompt'])} → "
+        f"assistant: {snippet(args['response'])}){usage_words(args)}"
+    )
+
+
+def describe_restore(args: Mapping[str, Any], _brief: bool) -> str:
+    return (
+        f"restored version {args.get('restored_version', '?')} "
+        f"({plural(len(args['messages']), 'message')}, {describe_usage(args.get('usage'))})"
+        f"{removed_words(args)}"
+    )
+
+
+def describe_import(args: Mapping[str, Any], _brief: bool) -> str:
+    source = (
+        f" (as a new session; its file gave id {args['imported_from']})" if args.get("imported_from") else ""
+    )
+    return f"imported {plural(len(args['messages']), 'message')}{usage_words(args)}{source}"
+
+
 def _json_text(value: Any) -> str:
     if isinstance(value, str):
         return value
