@@ -80,7 +80,7 @@ class SessionEvent(models.Model):
         return f"v{self.version} {self.op}"
 
 
-# ---------------------------------------------------------------- API keys (JSON API, issue 6)
+# ---------------------------------------------------------------- API keys (the JSON API)
 
 
 class ApiKey(models.Model):

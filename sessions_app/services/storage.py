@@ -96,11 +96,7 @@ def usage_fields(usage: TokenUsage) -> dict[str, int]:
     return {"usage_prompt": usage.prompt, "usage_completion": usage.completion, "usage_total": usage.total}
 
 
-# ---------------------------------------------------------------- hand-written statements
-# The statements of the small writes and of the hot reads are written by hand on Django's connection:
-# building them through the ORM cost about 0.3-0.4 ms of CPU each, more than the statements themselves
-# (docs/benchmarks.md, "Session operations"). Values go through the model fields' get_db_prep_value,
-# so they are stored exactly as the ORM would store them, on every backend.
+# ---------------------------------------------------------------- hand-written statements (see the module's docstring)
 
 
 @dataclass(frozen=True)
