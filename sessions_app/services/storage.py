@@ -96,7 +96,7 @@ def usage_fields(usage: TokenUsage) -> dict[str, int]:
     return {"usage_prompt": usage.prompt, "usage_completion": usage.completion, "usage_total": usage.total}
 
 
-# ---------------------------------------------------------------- hand-written statements (see the module's docstring)
+# ------------------------------------------------ hand-written statements (the module's docstring says why)
 
 
 @dataclass(frozen=True)
