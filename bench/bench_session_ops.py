@@ -164,6 +164,9 @@ class RawSession:
         self.conn = conn
         self.id = session_id
         self.statements = 0
+        from django.conf import settings
+
+        self.content_limit = settings.ZYN_MAX_CONTENT_BYTES  # the service's limit on content, in bytes
         s, m, e = tables["session"], tables["message"], tables["event"]
         self.q_lock = f"SELECT version, message_count FROM {s} WHERE id = %s FOR UPDATE"
         self.q_bump = f"UPDATE {s} SET version = %s, message_count = %s, updated_at = now() WHERE id = %s"
@@ -305,7 +308,7 @@ class RawSession:
             return self._x(cur, self.q_len, (self.id,)).fetchone()[0]
 
     def at(self, index: int) -> Any:
-        svc.check_int(index, "index")
+        checks.check_int(index, "index")
         with self.conn.cursor() as cur:
             found = self._x(cur, self.q_at, (self.id, index)).fetchone()
         if index < 0 or found is None:
@@ -317,16 +320,16 @@ class RawSession:
     def append(
         self, role: str, content: str, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        message = svc.check_message(svc.Message(role=role, content=content))
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        message = checks.check_message(svc.Message(role=role, content=content), limit=self.content_limit)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         return self._append("append", [message], message.as_dict(), who, expected, None)
 
     def remove(self, index: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        svc.check_int(index, "index")
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(index, "index")
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
-            svc._check_index(index, count)
+            checks.check_index(index, count)
             role, content = self._x(cur, self.q_delete_at, (self.id, index)).fetchone()
             if index < count - 1:
                 self._shift(cur, index + 1, -1)
@@ -336,12 +339,12 @@ class RawSession:
     def replace(
         self, index: int, message: Any, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        svc.check_int(index, "index")
-        new = svc.check_message(message)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(index, "index")
+        new = checks.check_message(message, limit=self.content_limit)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
-            svc._check_index(index, count)
+            checks.check_index(index, count)
             old_role, old_content = self._x(
                 cur, self.q_replace, (new.role, new.content, self.id, index)
             ).fetchone()
@@ -351,20 +354,20 @@ class RawSession:
     def insert(
         self, index: int, message: Any, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        svc.check_int(index, "index")
-        new = svc.check_message(message)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(index, "index")
+        new = checks.check_message(message, limit=self.content_limit)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
-            svc._check_index(index, count, allow_end=True)
+            checks.check_index(index, count, allow_end=True)
             if index < count:
                 self._shift(cur, index, +1)
             self._x(cur, self.q_insert_one, (self.id, index, new.role, new.content))
             return self._commit(cur, version, count + 1, "insert", {"index": index, **new.as_dict()}, who)
 
     def prune(self, n: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        svc.check_int(n, "n", minimum=0)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(n, "n", minimum=0)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
             removed = min(2 * n, count)
@@ -382,9 +385,9 @@ class RawSession:
         expected_version: int | None = None,
         actor: str | None = None,
     ) -> int:
-        svc.check_int(keep_first, "keep_first", minimum=0)
-        svc.check_int(keep_last, "keep_last", minimum=0)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(keep_first, "keep_first", minimum=0)
+        checks.check_int(keep_last, "keep_last", minimum=0)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
             removed = 0
@@ -400,8 +403,8 @@ class RawSession:
     def set_messages(
         self, messages: Sequence[Any], *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        new = [svc.check_message(m) for m in messages]
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        new = [checks.check_message(m, limit=self.content_limit) for m in messages]
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
             self._x(cur, self.q_delete_all, (self.id,))
@@ -411,21 +414,21 @@ class RawSession:
             return self._commit(cur, version, len(new), "set_messages", args, who)
 
     def set_usage(self, usage: Any, *, expected_version: int | None = None, actor: str | None = None) -> int:
-        new = None if usage is None else svc.check_usage(usage)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        new = None if usage is None else checks.check_usage(usage)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         args = {"usage": None if new is None else new.as_dict()}
         return self._append("set_usage", [], args, who, expected, new)
 
     def move(
         self, from_index: int, to_index: int, *, expected_version: int | None = None, actor: str | None = None
     ) -> int:
-        svc.check_int(from_index, "from_index")
-        svc.check_int(to_index, "to_index")
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        checks.check_int(from_index, "from_index")
+        checks.check_int(to_index, "to_index")
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
             version, count = self._lock(cur, expected)
-            svc._check_index(from_index, count)
-            svc._check_index(to_index, count)
+            checks.check_index(from_index, count)
+            checks.check_index(to_index, count)
             if from_index != to_index:
                 low, high = sorted((from_index, to_index))
                 step = -1 if from_index < to_index else +1
@@ -442,10 +445,10 @@ class RawSession:
         expected_version: int | None = None,
         actor: str | None = None,
     ) -> int:
-        prompt = svc.check_content(prompt, "prompt")
-        response = svc.check_content(response, "response")
-        new_usage = None if usage is None else svc.check_usage(usage)
-        expected, who = svc.check_expected_version(expected_version), svc.check_actor(actor)
+        prompt = checks.check_content(prompt, "prompt", limit=self.content_limit)
+        response = checks.check_content(response, "response", limit=self.content_limit)
+        new_usage = None if usage is None else checks.check_usage(usage)
+        expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         pair = [svc.Message(role="user", content=prompt), svc.Message(role="assistant", content=response)]
         args = {
             "prompt": prompt,
@@ -1026,8 +1029,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     ensure_database(url)
     setup_django(url, args.server_side_binding)
-    global svc
-    from sessions_app.services import sessions as svc
+    global checks, svc
+    from sessions_app import services as svc
+    from sessions_app.domain import checks
 
     command = "bench/.venv/bin/python bench/bench_session_ops.py" + (
         " " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -1057,7 +1061,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-svc: Any = None  # sessions_app.services.sessions, imported after django.setup()
+# Imported after django.setup(): the public import (SessionService, Message, errors) and the argument checks.
+svc: Any = None  # sessions_app.services
+checks: Any = None  # sessions_app.domain.checks
 
 if __name__ == "__main__":
     sys.exit(main())
