@@ -190,6 +190,12 @@ class MessageInlineForm(forms.ModelForm):
 
 
 class MessageInlineFormSet(BaseInlineFormSet):
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        form = super()._construct_form(i, **kwargs)
+        if i < self.initial_form_count():  # a loaded row: its index (the queryset is in key order)
+            form.initial["position"] = i
+        return form
+
     def validate_unique(self) -> None:
         pass  # see MessageInlineForm.validate_unique
 
@@ -217,7 +223,7 @@ class MessageInline(admin.TabularInline):
     form = MessageInlineForm
     formset = MessageInlineFormSet
     fields = ["position", "role", "content"]
-    ordering = ["position"]
+    ordering = ["order_key"]
     extra = 1
     can_delete = True
 

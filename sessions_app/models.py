@@ -1,4 +1,4 @@
-"""Rows behind the Session API. Only services.py writes them."""
+"""Rows behind the Session API. Only services/ writes them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ class Session(models.Model):
     # Kept equal to the number of Message rows by the service layer under the row lock,
     # so len() and the list page need no COUNT(*).
     message_count = models.PositiveIntegerField(default=0, editable=False)
+    # At least every order key the session's messages hold: appends continue from it, and PostgreSQL's
+    # one-statement append takes their keys from the UPDATE that locks this row (services/storage.py).
+    last_order_key = models.BigIntegerField(default=0, editable=False)
     usage_prompt = models.BigIntegerField(null=True, blank=True, editable=False)
     usage_completion = models.BigIntegerField(null=True, blank=True, editable=False)
     usage_total = models.BigIntegerField(null=True, blank=True, editable=False)
@@ -35,30 +38,26 @@ class Session(models.Model):
 
 
 class Message(models.Model):
-    # No index of its own: the unique (session, position) index leads with session_id, and every
-    # extra index is one more entry to write for each row a position shift rewrites.
+    """A message of a session. Its index is its rank by ``order_key`` (sparse, only ever compared:
+    domain/order_keys.py); readers that load rows by index set it as ``position`` (selectors/ranks.py)."""
+
+    # No index of its own: the unique (session, order_key) index leads with session_id.
     session = models.ForeignKey(
         Session, on_delete=models.CASCADE, related_name="message_rows", db_index=False
     )
-    position = models.IntegerField()
+    order_key = models.BigIntegerField()
     role = models.CharField(max_length=16, choices=RoleChoices.choices)
     content = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["session", "position"]
+        ordering = ["session", "order_key"]
         constraints = [
-            # Deferrable (PostgreSQL only; ignored on SQLite): checked at the end of each statement,
-            # so services._shift moves a whole range with one UPDATE.
-            models.UniqueConstraint(
-                fields=["session", "position"],
-                name="message_unique_position",
-                deferrable=models.Deferrable.IMMEDIATE,
-            ),
+            models.UniqueConstraint(fields=["session", "order_key"], name="message_unique_order_key"),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.position} {self.role}"
+        return f"{self.role} message"
 
 
 class SessionEvent(models.Model):
@@ -135,7 +134,7 @@ class SessionSnapshot(models.Model):
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="snapshots")
     version = models.PositiveBigIntegerField()
-    messages = models.JSONField(default=list)  # [{"role": …, "content": …}, …] in position order
+    messages = models.JSONField(default=list)  # [{"role": …, "content": …}, …] in order
     usage = models.JSONField(null=True, blank=True)  # {"prompt", "completion", "total"} or null
     created_at = models.DateTimeField(auto_now_add=True)
 

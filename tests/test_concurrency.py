@@ -14,11 +14,11 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from sessions_app import models
 from sessions_app.domain.errors import IndexOutOfRange, VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history.replay import replay
 from sessions_app.services import SessionService
+from tests.order_checks import keys_in_order
 
 
 def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
@@ -42,13 +42,8 @@ def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     return errors
 
 
-def dense_positions(session: SessionService) -> bool:
-    got = list(
-        models.Message.objects.filter(session_id=session.id)
-        .order_by("position")
-        .values_list("position", flat=True)
-    )
-    return got == list(range(session.len()))
+def keys_ordered(session: SessionService) -> bool:
+    return keys_in_order(session.id)
 
 
 @pytest.mark.postgres
@@ -73,7 +68,7 @@ def test_eight_writers_record_exchanges_without_losing_or_splitting_any():
     # every exchange present once, each writer's exchanges in its own order
     assert seen == {f"w{n}": list(range(per_writer)) for n in range(8)}
     assert [e.version for e in session.events()] == list(range(1, 8 * per_writer + 1))
-    assert session.version() == 8 * per_writer and dense_positions(session)
+    assert session.version() == 8 * per_writer and keys_ordered(session)
 
 
 @pytest.mark.postgres
@@ -103,7 +98,7 @@ def test_eight_writers_mixed_index_ops_keep_positions_dense_and_count_every_succ
 
     assert run_threads(8, writer) == []
     assert session.version() == 1 + sum(successes)  # +1 for set_messages
-    assert dense_positions(session)
+    assert keys_ordered(session)
     rebuilt, _ = replay(session.events())
     assert rebuilt == session.messages()
 
@@ -157,7 +152,7 @@ def test_one_statement_appends_with_expected_version_interleave_with_shifting_wr
     assert len(versions) == 100 and len(set(versions)) == 100  # every append landed once, own version
     assert session.version() == 1 + 100 + sum(shifts)
     assert [e.version for e in session.events()] == list(range(1, session.version() + 1))
-    assert dense_positions(session)
+    assert keys_ordered(session)
     rebuilt, usage = replay(session.events())
     assert rebuilt == session.messages() and usage == session.last_usage()
     assert sum(conflicts) > 0  # the race was real: some appends saw a newer version and retried
@@ -172,7 +167,7 @@ def test_four_threads_append_concurrently_without_database_is_locked():
             session.append("user", f"t{n}-{i}")
 
     assert run_threads(4, writer) == []  # an OperationalError("database is locked") would be collected here
-    assert session.len() == 120 and session.version() == 120 and dense_positions(session)
+    assert session.len() == 120 and session.version() == 120 and keys_ordered(session)
     by_thread: dict[str, list[int]] = {}
     for m in session.messages():
         t, i = m.content.split("-")

@@ -18,6 +18,7 @@ from sessions_app.domain.errors import (
 )
 from sessions_app.domain.types import Event, Message, Role, TokenUsage
 from sessions_app.services import SessionService
+from tests.order_checks import keys_in_order
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +39,8 @@ def snapshot(s: SessionService) -> tuple:
     return (s.messages(), s.last_usage(), s.version(), len(s.events()))
 
 
-def positions_dense(s: SessionService) -> bool:
-    got = list(
-        models.Message.objects.filter(session_id=s.id).order_by("position").values_list("position", flat=True)
-    )
-    return got == list(range(len(got))) == list(range(s.len()))
+def keys_ordered(s: SessionService) -> bool:
+    return keys_in_order(s.id)
 
 
 def test_types_compare_by_value_and_errors_have_the_promised_bases():
@@ -95,13 +93,13 @@ def test_insert_at_start_middle_and_end():
     s.insert(0, Message(S, "a"))
     s.insert(2, Message(U, "c"))
     s.insert(4, Message(U, "e"))  # len appends
-    assert contents(s) == ["a", "b", "c", "d", "e"] and positions_dense(s)
+    assert contents(s) == ["a", "b", "c", "d", "e"] and keys_ordered(s)
 
 
 def test_remove_and_replace():
     s = make("a", "b", "c", "d")
     s.remove(1)
-    assert contents(s) == ["a", "c", "d"] and positions_dense(s)
+    assert contents(s) == ["a", "c", "d"] and keys_ordered(s)
     s.replace(2, Message(S, "D"))
     assert s.at(2) == Message(S, "D") and s.len() == 3
 
@@ -119,7 +117,7 @@ def test_prune_removes_last_pairs_and_empties_when_larger():
 def test_truncate_keeps_first_and_last():
     s = make(*"abcdefg")
     s.truncate(2, 2)
-    assert contents(s) == ["a", "b", "f", "g"] and positions_dense(s)
+    assert contents(s) == ["a", "b", "f", "g"] and keys_ordered(s)
     s.truncate(3, 1)  # 3 + 1 >= len: unchanged
     assert contents(s) == ["a", "b", "f", "g"]
     s.truncate(0, 1)
@@ -151,7 +149,7 @@ def test_set_usage_none_keeps_previous_and_counts_as_write():
 def test_move_puts_the_message_at_the_target_index(a, b, expected):
     s = make(*"abcd")
     s.move(a, b)
-    assert "".join(contents(s)) == expected and positions_dense(s)
+    assert "".join(contents(s)) == expected and keys_ordered(s)
 
 
 def test_record_exchange_is_one_version_with_two_messages_and_usage():
@@ -254,7 +252,7 @@ def test_failing_call_raises_and_changes_nothing(name, django_capture_on_commit_
         with pytest.raises(error) as raised:
             call(s)
     assert str(raised.value)  # a message a person can read
-    assert snapshot(s) == before and positions_dense(s)
+    assert snapshot(s) == before and keys_ordered(s)
     assert callbacks == []  # no broadcast
 
 
@@ -294,7 +292,7 @@ def test_big_session_writes_take_a_constant_number_of_statements(op):
         op(s)
     statements = [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) <= 7, [sql[:80] for sql in statements]
-    assert positions_dense(s)
+    assert keys_ordered(s)
 
 
 @pytest.mark.parametrize(
@@ -332,6 +330,6 @@ def test_foreign_keys_to_the_session_are_checked_per_statement_on_postgresql():
     s = SessionService.new()
     with pytest.raises(IntegrityError):  # checked at the statement, not at COMMIT
         with transaction.atomic():
-            models.Message.objects.create(session_id=uuid.uuid4(), position=0, role="user", content="x")
+            models.Message.objects.create(session_id=uuid.uuid4(), order_key=0, role="user", content="x")
     s.append("user", "still fine")
     assert s.len() == 1

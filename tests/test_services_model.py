@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from sessions_app import models
 from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history.replay import replay
 from sessions_app.services import SessionService
 from tests.model import ModelIndexError, ModelValueError, SessionModel
+from tests.order_checks import keys_in_order
 
 roles = st.sampled_from(["user", "assistant", "system"])
 texts = st.text(
@@ -118,12 +118,7 @@ class SessionMachine(RuleBasedStateMachine):
         assert (None if usage is None else (usage.prompt, usage.completion, usage.total)) == self.model.usage
         assert self.session.version() == self.model.version
         assert self.session.len() == len(self.model.messages)
-        positions = list(
-            models.Message.objects.filter(session_id=self.session.id)
-            .order_by("position")
-            .values_list("position", flat=True)
-        )
-        assert positions == list(range(len(self.model.messages)))
+        assert keys_in_order(self.session.id)
 
     def teardown(self) -> None:
         events = self.session.events()

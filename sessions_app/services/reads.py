@@ -1,4 +1,4 @@
-"""The Session API's reads of one session: no lock, one statement each."""
+"""The Session API's reads of one session: no lock, one or two statements each."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sessions_app import models
 from sessions_app.domain.checks import check_int
 from sessions_app.domain.errors import IndexOutOfRange, SessionNotFound
 from sessions_app.domain.types import Event, Message, TokenUsage
-from sessions_app.services.storage import db_value, query, table
+from sessions_app.selectors.ranks import key_at
+from sessions_app.services.sql import db_value, query, table
 
 
 class SessionReads:
@@ -27,7 +28,7 @@ class SessionReads:
             raise SessionNotFound(f"no session with id {self.id}", id=str(self.id)) from None
 
     def messages(self) -> list[Message]:
-        rows = models.Message.objects.filter(session_id=self.id).order_by("position")
+        rows = models.Message.objects.filter(session_id=self.id).order_by("order_key")
         return [Message(role=r, content=c) for r, c in rows.values_list("role", "content")]
 
     def _columns(self, names: str) -> tuple[Any, ...]:
@@ -44,12 +45,18 @@ class SessionReads:
         return self._columns("message_count")[0]
 
     def at(self, index: int) -> Message:
+        """The message at ``index``: its key found from the nearer end of the session's key index."""
         check_int(index, "index")
-        found = query(
-            f"SELECT role, content FROM {table(models.Message)} WHERE session_id = %s AND position = %s",
-            [db_value(models.Message, "session_id", self.id), index],
-        )
-        if index < 0 or not found:
+        length = self.len()
+        found = []
+        if 0 <= index < length:
+            at, params = key_at(self.id, index, length)
+            found = query(
+                f"SELECT role, content FROM {table(models.Message)}"
+                f" WHERE session_id = %s AND order_key = {at}",
+                [db_value(models.Message, "session_id", self.id), *params],
+            )
+        if not found:
             raise IndexOutOfRange(index, self.len())
         return Message(role=found[0][0], content=found[0][1])
 
