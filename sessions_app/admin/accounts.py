@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from sessions_app import roles
+from sessions_app.admin.selection import CheckedSelectionMixin
 
 MEMBERS_SHOWN = 200
 
@@ -46,7 +47,7 @@ class RoleFilter(admin.SimpleListFilter):
         return queryset
 
 
-class RoleUserAdmin(UserAdmin):
+class RoleUserAdmin(CheckedSelectionMixin, UserAdmin):
     list_display = ("username", "role", "email", "is_active", "is_staff", "last_login")
     list_filter = (RoleFilter, *UserAdmin.list_filter)
 
@@ -63,7 +64,7 @@ class RoleUserAdmin(UserAdmin):
         return named + (f" + {', '.join(others)}" if others else "")
 
 
-class RoleGroupAdmin(GroupAdmin):
+class RoleGroupAdmin(CheckedSelectionMixin, GroupAdmin):
     list_display = ("name", "allows", "member_count")
     readonly_fields = ("allows", "permission_names", "members")
     fields = ("name", "allows", "permission_names", "permissions", "members")
@@ -112,8 +113,11 @@ class RoleGroupAdmin(GroupAdmin):
         return [str(permission) for permission in permissions]  # "app | model | Can view …"
 
 
-def register() -> None:
-    """Replace the auth app's user and group admins (it is installed before sessions_app)."""
+def _replace_auth_admins() -> None:
+    # django.contrib.auth comes before sessions_app in INSTALLED_APPS: its admins are registered by now.
     for model, model_admin in ((get_user_model(), RoleUserAdmin), (Group, RoleGroupAdmin)):
         admin.site.unregister(model)
         admin.site.register(model, model_admin)
+
+
+_replace_auth_admins()
