@@ -184,6 +184,11 @@ else:
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1500}}
     }
 
+# Live feeds: how often each websocket re-checks its user, its groups, presence and the session version.
+ZYN_LIVE_TICK_SECONDS = float(os.environ.get("ZYN_LIVE_TICK_SECONDS", "15"))
+# 0: every watcher renders its own frames, for bench/bench_fanout.py's comparison with shared renders.
+ZYN_LIVE_SHARED_RENDER = os.environ.get("ZYN_LIVE_SHARED_RENDER", "1") != "0"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
