@@ -9,7 +9,7 @@ The database is migrated; the bench session is created through SessionService (1
 appends, exchanges with usage, replaces, removes, inserts, moves, truncates; no restores, because a
 restore event holds the whole state and replay starts from it: a log without any is the worst case)
 and deleted at the end (kept for the next run with --reuse).
-Target (issue 5): showing version N and diffing two versions in at most 200 ms.
+Target: showing version N and diffing two versions in at most 200 ms.
 
 What is measured (median of --repeat runs, ms):
 * state_at(N) replaying from v0 with no snapshots at all (the cost a snapshot-less design pays);

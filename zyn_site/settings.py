@@ -261,9 +261,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# ---------------------------------------------------------------- JSON API (issue 6)
-# Requests per API key in any window of this many seconds (sliding; sessions_app/ratelimit.py), shared
-# through REDIS_URL when set, else counted per process; 0 disables rate limiting.
+# ---------------------------------------------------------------- JSON API
+# Requests per API key in any window of this many seconds (sliding; sessions_app/services/ratelimit.py),
+# shared through REDIS_URL when set, else counted per process; 0 disables rate limiting.
 ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
 ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
 # Largest JSON request body (bytes); larger → 413 before the body is read.

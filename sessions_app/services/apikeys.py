@@ -4,9 +4,8 @@ Key format: ``zyn_<prefix>_<secret>``. The prefix (public, unique) finds the row
 sha256(secret) is stored. The secret has 256 bits of entropy, so a fast hash is enough (no
 password stretching needed) and comparison uses ``hmac.compare_digest``.
 
-Rate limiting: a sliding window per key, shared through Redis when REDIS_URL is set (see
-sessions_app/ratelimit.py); without Redis each process counts on its own, so N daphne processes allow N
-times the limit.
+Rate limiting: a sliding window per key (services/ratelimit.py), shared through Redis when REDIS_URL is set;
+without Redis each process counts on its own, so N daphne processes allow N times the limit.
 """
 
 from __future__ import annotations
@@ -131,7 +130,7 @@ def verify(raw: str) -> ApiKey | None:
 
 def check_rate(row: ApiKey, *, now: float | None = None) -> RateDecision:
     """Count one request of ``row`` if it may pass: ZYN_API_RATE_LIMIT per ZYN_API_RATE_WINDOW seconds,
-    sliding (sessions_app/ratelimit.py); a limit of 0 disables limiting. ``now``: seconds since the epoch."""
+    sliding (services/ratelimit.py); a limit of 0 disables limiting. ``now``: seconds since the epoch."""
     limit = int(settings.ZYN_API_RATE_LIMIT)
     if limit <= 0:
         return RateDecision(True, 0, 0)
