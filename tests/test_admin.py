@@ -353,7 +353,7 @@ def test_session_events_are_read_only(editor):
 
 
 def test_large_sessions_have_no_inline(editor, settings):
-    from sessions_app import admin as session_admin
+    from sessions_app.admin import sessions as session_admin
 
     s = make(*[str(i) for i in range(session_admin.ADMIN_INLINE_LIMIT + 1)])
     page = editor.get(change_url(s)).content.decode()

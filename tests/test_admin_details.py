@@ -111,7 +111,7 @@ def test_stale_admin_form_is_a_conflict_and_changes_nothing(editor):
 def test_a_write_the_form_check_missed_is_still_a_conflict(editor, monkeypatch):
     """The form's own check reads the version without a lock (a write may land right after it): the
     service's check under the lock is the one that holds."""
-    from sessions_app.admin import SessionAdminForm
+    from sessions_app.admin.forms import SessionAdminForm
 
     s = make("a", name="mine")
     data = details_form(s, name="theirs")

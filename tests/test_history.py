@@ -11,7 +11,7 @@ import pytest
 from sessions_app import history, models
 from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, SessionNotFound, VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
-from sessions_app.history import VersionUnavailable
+from sessions_app.history import VersionUnavailable, checkpoints
 from sessions_app.history.replay import apply_event
 from sessions_app.services import SessionService
 
@@ -69,7 +69,7 @@ def random_op(s: SessionService, rng: random.Random, step: int) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_state_at_every_version_equals_the_state_the_session_had_then(seed, monkeypatch):
     # Small checkpoint interval: some reads start from checkpoints, others from v0.
-    monkeypatch.setattr(history, "CHECKPOINT_EVERY", 7)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY", 7)
     rng = random.Random(seed)
     s = SessionService.new(name=f"random {seed}")
     seen = {0: ([], None)}

@@ -10,6 +10,7 @@ import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 
 from sessions_app.domain.errors import VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
@@ -330,7 +331,7 @@ async def test_deactivating_a_user_closes_their_sockets(session, editor_cookie, 
 async def test_periodic_check_closes_sockets_of_users_deactivated_without_signals(
     session, editor_cookie, db_user_editor, monkeypatch
 ):
-    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    monkeypatch.setattr(settings, "ZYN_LIVE_TICK_SECONDS", 0.3)
     detail = await open_detail(session, editor_cookie)
     from django.contrib.auth.models import User
 
@@ -341,7 +342,7 @@ async def test_periodic_check_closes_sockets_of_users_deactivated_without_signal
 
 async def test_periodic_check_closes_sockets_whose_login_session_ended(session, db_user_editor, monkeypatch):
     """Signing out (or the login session expiring) closes the sockets it opened, not only refuses the next."""
-    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.3")
+    monkeypatch.setattr(settings, "ZYN_LIVE_TICK_SECONDS", 0.3)
     signed_out_cookie, other_cookie = (
         await db(session_cookie)(db_user_editor),
         await db(session_cookie)(db_user_editor),
@@ -367,14 +368,13 @@ async def test_lost_group_membership_is_repaired_and_the_page_told_to_resync(
     session, editor_cookie, monkeypatch
 ):
     """Like a Redis restart: the socket's group membership vanishes and events are lost meanwhile."""
-    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "0.5")
+    monkeypatch.setattr(settings, "ZYN_LIVE_TICK_SECONDS", 0.5)
     communicator = await open_detail(session, editor_cookie)
     layer, group = get_channel_layer(), session_group(session.id)
     if hasattr(layer, "groups"):  # in-memory layer
         channels = list(layer.groups.get(group, {}))
     else:  # channels-redis keeps each group in a sorted set
         import redis.asyncio as redis
-        from django.conf import settings
 
         client = redis.from_url(settings.REDIS_URL)
         channels = [c.decode() for c in await client.zrange(layer._group_key(group), 0, -1)]
@@ -402,7 +402,7 @@ async def test_a_socket_outlives_the_layers_group_expiry(session, editor_cookie,
 
     from sessions_app.live.relay import get_relay
 
-    monkeypatch.setenv("ZYN_LIVE_TICK_SECONDS", "3600")  # no check but the one this test makes
+    settings.ZYN_LIVE_TICK_SECONDS = 3600  # no check but the one this test makes
     communicator = await open_detail(session, editor_cookie)
     layer, group = get_channel_layer(), session_group(session.id)
     client = redis.from_url(settings.REDIS_URL)
