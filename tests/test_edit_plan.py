@@ -5,26 +5,17 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sessions_app.domain import ops
 from sessions_app.domain.edits import RowEdit, plan_edits
 from sessions_app.domain.types import Message
 from sessions_app.history.replay import apply_event
 
-ARGS = {
-    "remove": ("index",),
-    "replace": ("index", "message"),
-    "insert": ("index", "message"),
-    "move": ("from_index", "to_index"),
-}
-
 
 def applied(loaded: list[Message], rows: list[RowEdit]) -> list[Message]:
+    """The plan's writes applied in order, each checked and recorded as the service records it."""
     messages = list(loaded)
     for op, args in plan_edits(rows):
-        named = dict(zip(ARGS[op], args, strict=True))
-        message = named.pop("message", None)
-        if message is not None:
-            named.update(message.as_dict())
-        apply_event(messages, None, op, named)
+        apply_event(messages, None, op, ops.API_WRITES[op].record(args))
     return messages
 
 
@@ -63,5 +54,8 @@ def test_an_untouched_table_is_no_write_and_new_rows_without_a_position_are_appe
     untouched = [RowEdit(m, original=i) for i, m in enumerate(loaded)]
     assert plan_edits(untouched) == []
     rows = [*untouched, RowEdit(Message("user", "c")), RowEdit(Message("user", "d"))]
-    assert plan_edits(rows) == [("insert", (2, Message("user", "c"))), ("insert", (3, Message("user", "d")))]
+    assert plan_edits(rows) == [
+        ("insert", {"index": 2, "message": Message("user", "c")}),
+        ("insert", {"index": 3, "message": Message("user", "d")}),
+    ]
     assert applied(loaded, rows) == [*loaded, Message("user", "c"), Message("user", "d")]

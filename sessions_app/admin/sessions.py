@@ -202,7 +202,7 @@ class SessionAdmin(CheckedSelectionMixin, admin.ModelAdmin):
         # The version the form was loaded at, or the one save_model's write made.
         version = form.cleaned_data.get("expected_version") or 0
         for op, args in plan_edits(formset.row_edits()):
-            version = getattr(service, op)(*args, expected_version=version, actor=_actor(request))
+            version = service.write(op, args, expected_version=version, actor=_actor(request))
         # construct_change_message reads what formset.save() would have recorded.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
@@ -243,8 +243,8 @@ class SessionAdmin(CheckedSelectionMixin, admin.ModelAdmin):
                     failed.append(f"{session}: no version in the form, reload and try again")
                     continue
                 try:
-                    getattr(SessionService(session.pk), op)(
-                        **form.cleaned_data, expected_version=expected, actor=_actor(request)
+                    SessionService(session.pk).write(
+                        op, form.cleaned_data, expected_version=expected, actor=_actor(request)
                     )
                     done += 1
                 except SessionError as exc:

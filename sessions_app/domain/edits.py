@@ -29,8 +29,8 @@ class _Item:
     edited: bool
 
 
-def plan_edits(rows: list[RowEdit]) -> list[tuple[str, tuple[Any, ...]]]:
-    """The writes ``(op, args)`` that turn the loaded rows into the edited table.
+def plan_edits(rows: list[RowEdit]) -> list[tuple[str, dict[str, Any]]]:
+    """The Session API writes ``(op, arguments by name)`` that turn the loaded rows into the edited table.
 
     Removals go first (highest position first), then in-place edits, then inserts and moves that turn the
     current order into the wanted one. A row moved up sorts before an unmoved row at its wanted position, a
@@ -59,17 +59,19 @@ def plan_edits(rows: list[RowEdit]) -> list[tuple[str, tuple[Any, ...]]]:
 
     kept.sort(key=lambda item: item.original)
     target = sorted(kept + added, key=sort_key)  # stable: new rows keep their order in the table
-    calls: list[tuple[str, tuple[Any, ...]]] = [("remove", (p,)) for p in sorted(removed, reverse=True)]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("remove", {"index": p}) for p in sorted(removed, reverse=True)
+    ]
     current = list(kept)
     for index, item in enumerate(current):
         if item.edited:
-            calls.append(("replace", (index, item.message)))
+            calls.append(("replace", {"index": index, "message": item.message}))
     for index, item in enumerate(target):
         if item.original is None:
-            calls.append(("insert", (index, item.message)))
+            calls.append(("insert", {"index": index, "message": item.message}))
             current.insert(index, item)
         elif current[index] is not item:
             start = next(i for i, c in enumerate(current) if c is item)
-            calls.append(("move", (start, index)))
+            calls.append(("move", {"from_index": start, "to_index": index}))
             current.insert(index, current.pop(start))
     return calls
