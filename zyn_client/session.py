@@ -1,6 +1,7 @@
 """RemoteSession: zyn's Session API over the dashboard's JSON API, with SessionService's method names.
 
-Standard library only (http.client). One persistent HTTP/1.1 connection per thread.
+Standard library only (http.client), with the domain's types and errors. One persistent HTTP/1.1
+connection per thread.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sessions_app.domain.types import Event, Message, TokenUsage
 from zyn_client.errors import (
     InvalidArgument,
     RateLimited,
@@ -23,7 +25,6 @@ from zyn_client.errors import (
     TransportError,
     from_reply,
 )
-from zyn_client.types import Event, Message, TokenUsage
 
 API_PREFIX = "/api/v1"
 _UNSET: Any = object()
@@ -131,7 +132,7 @@ def _message_json(message: Any) -> Any:
         return message.as_dict()
     if isinstance(message, Mapping):
         return dict(message)
-    if hasattr(message, "role") and hasattr(message, "content"):  # e.g. sessions_app.services.Message
+    if hasattr(message, "role") and hasattr(message, "content"):  # a look-alike from another library
         return {"role": message.role, "content": message.content}
     return message  # the server explains why it is not a message
 
