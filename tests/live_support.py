@@ -43,26 +43,46 @@ def parse_frame(text: str) -> Frame:
     )
 
 
-def make_user(username: str, role: str | None, *, password: str = "pw-Live-123!", **extra: Any) -> Any:
-    """A user in the role group ("editor", "viewer") or with no permission at all (None)."""
-    from django.contrib.auth.models import Group, User
+async def frames_until(communicator: Any, kind: str, timeout: float = 3) -> Frame:
+    """A WebsocketCommunicator's frames up to and including the first of ``kind`` (presence frames, which
+    come whenever someone joins or leaves, are skipped; any other frame fails the test)."""
+    while True:
+        frame = parse_frame(await communicator.receive_from(timeout=timeout))
+        if frame.kind == kind:
+            return frame
+        assert frame.kind == "presence", f"expected {kind}, got {frame.kind}: {frame.html[:200]}"
+
+
+PASSWORD = "pw-Live-123!"
+
+
+def make_user(username: str, role: str | None, *, password: str = PASSWORD, staff: bool = False) -> Any:
+    """A user in ``role`` (sessions_app.roles: "viewer", "editor", "admin") or with no permission at all
+    (None). ``staff``: may sign in to the Django admin, within the role's permissions."""
+    from django.contrib.auth.models import User
 
     from sessions_app import roles
 
     roles.ensure_role_groups()
-    user = User.objects.create_user(username=username, password=password, **extra)
+    user = User.objects.create_user(username=username, password=password, is_staff=staff)
     if role is not None:
-        user.groups.add(Group.objects.get(name=roles.EDITORS if role == "editor" else roles.VIEWERS))
+        roles.assign_role(user, role, staff=staff)
     return user
+
+
+def signed_in_client(user: Any, **client_options: Any) -> Any:
+    """A test client signed in as ``user`` (a login session made directly: no login form)."""
+    from django.test import Client
+
+    client = Client(**client_options)
+    client.force_login(user)
+    return client
 
 
 def session_cookie(user: Any) -> str:
     from django.conf import settings
-    from django.test import Client
 
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return signed_in_client(user).cookies[settings.SESSION_COOKIE_NAME].value
 
 
 def ws_headers(cookie: str | None, origin: str = "http://localhost", host: str = "localhost") -> list:

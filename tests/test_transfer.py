@@ -281,18 +281,17 @@ def test_api_session_export_and_bad_format(client):
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_argument"
 
 
-def test_dashboard_download_needs_login_and_view_permission():
+def test_dashboard_download_needs_login_and_view_permission(nobody_user):
     s = seed()[0]
     url = f"/sessions/{s.id}/export?format=openai"
     client = Client()
     assert client.get(url).status_code == 302
-    nobody = User.objects.create_user("nobody", password="pw-long-enough-123")
-    client.force_login(nobody)
+    client.force_login(nobody_user)
     assert client.get(url).status_code == 403
-    nobody.user_permissions.add(
+    nobody_user.user_permissions.add(
         Permission.objects.get(codename="view_session", content_type__app_label="sessions_app")
     )
-    client.force_login(User.objects.get(pk=nobody.pk))
+    client.force_login(User.objects.get(pk=nobody_user.pk))
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="session-{s.id}.openai.jsonl"'
