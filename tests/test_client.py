@@ -22,6 +22,7 @@ import zyn_client
 from sessions_app import services
 from sessions_app.models import ApiKey
 from sessions_app.services import SessionService, apikeys
+from tests.live_servers import free_port
 
 
 def _free_port() -> int:
@@ -30,14 +31,7 @@ def _free_port() -> int:
     if not spec:
         return 0
     low, _, high = spec.partition("-")
-    for port in range(int(low), int(high or low) + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in ZYN_TEST_PORTS={spec}")
+    return free_port(range(int(low), int(high or low) + 1))
 
 
 class _NoDelayServer(ThreadedWSGIServer):

@@ -319,17 +319,15 @@ def test_diff_is_a_valid_edit_script_with_many_repeated_messages(seed):
 
 
 def test_an_import_is_one_version_that_replays_to_the_imported_session():
-    from sessions_app.services import transfer
+    from tests.test_transfer import import_one
 
-    line = json.dumps(
+    s = import_one(
         {
             "name": "imported",
             "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ünï ✓"}],
             "usage": {"prompt": 5, "completion": 6, "total": 11},
         }
     )
-    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
-    s = SessionService.get(new_id)
     s.append("assistant", "after")
     events = models.SessionEvent.objects.filter(session_id=s.id).order_by("version")
     assert [(e.version, e.op) for e in events] == [(1, "import"), (2, "append")]

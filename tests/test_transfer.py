@@ -308,16 +308,20 @@ def test_dashboard_download_needs_login_and_view_permission(nobody_user):
 # ---------------------------------------------------------------- import as new sessions, one version each
 
 
+def import_one(record: dict, actor: str = "erin") -> SessionService:
+    """The session made by importing ``record`` as a line of JSON Lines."""
+    (new_id,) = transfer.import_sessions([json.dumps(record)], "jsonl", actor=actor).ids
+    return SessionService.get(new_id)
+
+
 def test_an_import_is_one_version_in_history_with_its_messages_and_usage():
-    line = json.dumps(
+    s = import_one(
         {
             "name": "n",
             "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
             "usage": {"prompt": 1, "completion": 2, "total": 3},
         }
     )
-    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
-    s = SessionService.get(new_id)
     (event,) = s.events()
     assert (s.version(), event.version, event.op, event.actor) == (1, 1, "import", "erin")
     assert event.args == {

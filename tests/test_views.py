@@ -16,18 +16,19 @@ CONFLICT = re.compile(r"This session changed \(v(\d+) → v(\d+)\) since you loa
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+TRIAGE = [  # the conversation the dashboard's tests edit
+    Message("system", "Answer with JSON only."),
+    Message("user", "first question"),
+    Message("assistant", "first answer"),
+    Message("user", "second question"),
+    Message("assistant", "second answer"),
+]
+
+
 @pytest.fixture
 def session() -> SessionService:
     s = SessionService.new(name="triage #1", metadata={"program": "ticket-triage", "env": "test"})
-    s.set_messages(
-        [
-            Message("system", "Answer with JSON only."),
-            Message("user", "first question"),
-            Message("assistant", "first answer"),
-            Message("user", "second question"),
-            Message("assistant", "second answer"),
-        ]
-    )
+    s.set_messages(TRIAGE)
     return s
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from tests.live_servers import free_port
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still
 # synchronous and safe here.
@@ -17,14 +18,7 @@ PORTS = range(8100, 8200)  # this project's share of ports on the shared machine
 
 
 def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    return free_port(PORTS)
 
 
 # pytest-django's live_server reads this once, when the session-scoped server starts.
