@@ -120,7 +120,8 @@ class Watcher:
         return self._progress
 
     async def until(self, predicate: Any, timeout: float) -> bool:
-        """Wait, frame by frame, until ``predicate(self)`` holds; False if it does not within ``timeout``."""
+        """Wait, frame by frame (and close by close), until ``predicate(self)`` holds; False if it does not
+        within ``timeout``."""
         progress = self._frames_condition()
         async with progress:
             try:
@@ -128,6 +129,11 @@ class Watcher:
             except TimeoutError:
                 return bool(predicate(self))
         return True
+
+    async def _progressed(self) -> None:
+        progress = self._frames_condition()
+        async with progress:
+            progress.notify_all()
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         import websockets
@@ -148,15 +154,15 @@ class Watcher:
                         ready.set()
                     async for text in ws:
                         await self.on_frame(ws, text)
-                        progress = self._frames_condition()
-                        async with progress:
-                            progress.notify_all()
+                        await self._progressed()
                     self.closes.append(ws.close_code or 1006)  # 1000/1001: the server closed normally
+                    await self._progressed()
             except websockets.ConnectionClosed as exc:
                 # An error code (1011: the consumer crashed; 4403: forbidden, not retried) or no close
                 # frame at all (1006: the connection was lost).
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 self.closes.append(code)
+                await self._progressed()
                 if code >= 4000:
                     return
             except Exception:
