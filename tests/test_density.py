@@ -1,4 +1,4 @@
-"""Issue 16, item 9 (density): JSON folded to its keys and highlighted, a prompt's schema folded.
+"""Density: JSON folded to its keys and highlighted, a prompt's schema folded.
 
 The highlighting never raises and only wraps text: what a reader sees is exactly the pretty text,
 for any content (the display decision's own property tests are in tests/test_content_rendering.py).

@@ -93,7 +93,7 @@ def test_restore_by_an_editor_is_a_new_version_with_the_actor(
 
 
 def test_restore_asks_first_showing_what_it_will_change(editor, session):
-    """Issue 16: restore happened in one click. The version page links to a confirmation that shows the
+    """Not one click: the version page links to a confirmation that shows the
     messages added, removed and changed (from now to the restored version), and nothing is written."""
     version_page = editor.get(url("version", session, 1)).content.decode()
     confirm_url = url("restore", session, 1) + "?from=3"

@@ -122,7 +122,7 @@ async def test_user_without_view_permission_and_unknown_session_are_refused(
 )
 async def test_a_path_that_is_no_route_is_refused_at_the_handshake(editor_cookie, path, caplog):
     communicator = WebsocketCommunicator(application, path, headers=ws_headers(editor_cookie))
-    connected, code = await communicator.connect()  # raised "No route found" (daphne: HTTP 500) before
+    connected, code = await communicator.connect()  # not "No route found" (daphne: HTTP 500)
     assert not connected and code == 1000, f"{path}: {connected}, {code}"
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     await communicator.disconnect()
@@ -263,7 +263,7 @@ async def test_relay_delivers_a_burst_in_order_to_every_socket_even_when_one_soc
 ):
     """The relay calls the process's sockets one after another for each event: a burst of writes
     reaches every watcher in version order, and a socket whose handling raises does not stop the
-    others (nor later events). (Was flaky on PostgreSQL + Redis: it expected one delta per version.)"""
+    others (nor later events)."""
     from sessions_app.live.relay import get_relay
 
     watchers = [await open_detail(session, editor_cookie) for _ in range(4)]

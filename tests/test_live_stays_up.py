@@ -2,8 +2,8 @@
 Redis) held for over a minute, idle and then under writes, are never closed, and all end at the final
 version. A deactivated user's sockets are then closed with 4403, not 1011.
 
-(With redis-py's default 5 s socket timeout, channels-redis's 5 s blocking read timed out and closed
-idle sockets with 1011 every few seconds: zyn_site/settings.py, ``redis_channel_layer``.)
+(The redis client's socket timeout must exceed channels-redis's blocking read, or idle sockets are
+closed with 1011 every few seconds: zyn_site/settings.py, ``redis_channel_layer``.)
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ def test_an_import_is_one_version_in_history_with_its_messages_and_usage():
 
 
 def test_skip_invalid_reads_on_after_a_line_that_is_not_json(tmp_path):
-    # A bad JSON line used to end the reading: the good lines after it were silently left out.
+    # A bad JSON line must not end the reading: the good lines after it are not silently left out.
     result = transfer.import_sessions([GOOD, "{oops", GOOD, GOOD], "jsonl", skip_invalid=True)
     assert len(result.ids) == 3 and result.skipped == [
         (2, "not valid JSON: Expecting property name enclosed in double quotes (column 2)")

@@ -1,4 +1,4 @@
-"""Issue 16, item 10: the usage chart reads as a chart (y-axis, bar widths, total marker, time axis)."""
+"""The usage chart reads as a chart (y-axis, bar widths, total marker, time axis)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The notice after every write from the dashboard: "Message #3 removed · saved as v41 · Undo".
 
-Issue 16, item 13. One mechanism: the write queues a django.contrib.messages notice; a plain POST's
+One mechanism: the write queues a django.contrib.messages notice; a plain POST's
 redirected page shows it in the #notices status region, an htmx answer swaps it in out of band and names
 the write in HX-Trigger-After-Settle.
 """

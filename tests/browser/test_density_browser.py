@@ -1,4 +1,4 @@
-"""What an operator sees on the detail page (issue 16, items 9 and 10): JSON folded to its keys and
+"""What an operator sees on the detail page: JSON folded to its keys and
 highlighted when opened, a prompt's schema folded, row actions findable without hovering, and a usage
 chart with axes, in light and dark mode."""
 

@@ -1,8 +1,8 @@
 """Browser: from the session page open the history, view an old version, restore it, and a second
 browser sees the restored session.
 
-Real Chromium through Playwright against Django's live server (tests/browser/conftest.py). The live
-feed (issue 4) is not on main yet, so the second browser sees the restore after a reload.
+Real Chromium through Playwright against Django's live server (tests/browser/conftest.py), which has no
+websockets: the second browser sees the restore after a reload (the live feed: tests/test_live_browser.py).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert "Classify: refund please" in first.inner_text("main")
     assert s.version() == 4 and s.len() == 3
 
-    # No live feed yet (issue 4): the second browser sees the restored session after a reload.
+    # The second browser sees the restored session after a reload.
     second.reload()
     assert second.inner_text("#session-header .version") == "v4"
     assert "Classify: refund please" in second.inner_text("main")
@@ -93,7 +93,7 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
 def test_a_long_edit_in_the_history_is_folded_and_show_all_unfolds_it_without_script(
     browser, live_server, editor_user
 ):
-    """Issue 16 item 8: the edit's entry shows the changed words (struck red / green), folded to the
+    """The edit's entry shows the changed words (struck red / green), folded to the
     changes; "Show all" (a <details>, no JavaScript) shows the whole text with the same marks."""
 
     def make() -> SessionService:

@@ -1,4 +1,4 @@
-"""Every control is reachable, and jumps land where the operator looks (issue 16, defects 1 and 6)."""
+"""Every control is reachable, and jumps land where the operator looks."""
 
 from __future__ import annotations
 

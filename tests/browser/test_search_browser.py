@@ -1,4 +1,4 @@
-"""Search shows where it found the words (issue 16, item 7), in Chromium: the snippet with the words
+"""Search shows where it found the words, in Chromium: the snippet with the words
 marked, its link to the message with the words marked there, previous/next between the matches, and the
 reset link after a search as you type."""
 
