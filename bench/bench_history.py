@@ -9,12 +9,12 @@ The database is migrated; the bench session is created through SessionService (1
 appends, exchanges with usage, replaces, removes, inserts, moves, truncates; no restores, because a
 restore event holds the whole state and replay starts from it: a log without any is the worst case)
 and deleted at the end (kept for the next run with --reuse).
-Target (issue 5): showing version N and diffing two versions in at most 200 ms.
+Target: showing version N and diffing two versions in at most 200 ms.
 
 What is measured (median of --repeat runs, ms):
 * state_at(N) replaying from v0 with no snapshots at all (the cost a snapshot-less design pays);
-* the first view of a session without snapshots (replays, and leaves one checkpoint at a multiple
-  of history.CHECKPOINT_EVERY), then state_at(N) for versions spread over the log, from checkpoints;
+* the first view of a session without snapshots (replays, and leaves one checkpoint at a multiple of
+  history.checkpoints.CHECKPOINT_EVERY), then state_at(N) for versions spread over the log, from checkpoints;
 * diff of two adjacent versions and of two versions 5,000 apart;
 * the version page and the diff page through Django's test client (query + replay + render).
 """
@@ -49,6 +49,7 @@ from django.urls import reverse  # noqa: E402
 from sessions_app import history, models  # noqa: E402
 from sessions_app.domain.errors import SessionError  # noqa: E402
 from sessions_app.domain.types import Message, TokenUsage  # noqa: E402
+from sessions_app.history import checkpoints  # noqa: E402
 from sessions_app.services import SessionService  # noqa: E402
 
 TARGET_MS = 200.0
@@ -110,7 +111,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    print(f"database: {engine}; events: {args.events}; checkpoint every {history.CHECKPOINT_EVERY} versions")
+    every = checkpoints.CHECKPOINT_EVERY
+    print(f"database: {engine}; events: {args.events}; checkpoint every {every} versions")
     started = time.perf_counter()
     kept = models.Session.objects.filter(name="history bench (kept, v2 mix)", version=args.events).first()
     if args.reuse and kept is not None:
@@ -128,8 +130,8 @@ def main() -> None:
     rows: list[tuple[str, float]] = []
     try:
         models.SessionSnapshot.objects.filter(session_id=s.id).delete()
-        every = history.CHECKPOINT_EVERY
-        history.CHECKPOINT_EVERY = 10**12  # replay only: no checkpoints
+        every = checkpoints.CHECKPOINT_EVERY
+        checkpoints.CHECKPOINT_EVERY = 10**12  # replay only: no checkpoints
         rows.append(
             (
                 f"state_at(v{last}) replaying from v0, no snapshots",
@@ -142,7 +144,7 @@ def main() -> None:
                 median_ms(lambda: history.state_at(s.id, last // 2), args.repeat),
             )
         )
-        history.CHECKPOINT_EVERY = every
+        checkpoints.CHECKPOINT_EVERY = every
         rows.append(
             (
                 f"first view of v{last - 1} (replays from v0, writes a checkpoint)",

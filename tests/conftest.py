@@ -3,7 +3,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import pytest_asyncio
 from django.conf import settings
+
+from sessions_app.roles import ADMIN, EDITOR, VIEWER
+from tests.live_support import make_user, signed_in_client
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -34,6 +38,17 @@ def _fresh_channel_layer():
     channel_layers.backends.clear()
 
 
+@pytest_asyncio.fixture
+async def close_consumer_connections():  # noqa: ANN201
+    """Consumers' ORM calls run on asgiref's one sync thread, which keeps its connection (CONN_MAX_AGE);
+    close it after the test so the test database can be flushed and dropped."""
+    yield
+    from channels.db import database_sync_to_async
+    from django.db import connections
+
+    await database_sync_to_async(connections.close_all)()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_connection_pools(django_db_setup, django_db_blocker):  # noqa: ANN001
     """Close PostgreSQL connection pools (live-server threads return connections there) before the
@@ -52,23 +67,46 @@ def _close_connection_pools(django_db_setup, django_db_blocker):  # noqa: ANN001
                 conn.close_pool()
 
 
-def _client_of(username: str, role: str):  # noqa: ANN202
-    from django.test import Client
+# The three roles of sessions_app.roles, one user each (and one in none), and test clients signed in as
+# them. A test that needs other people makes them with make_user.
 
-    from tests.live_support import make_user
 
-    client = Client()
-    client.force_login(make_user(username, role))
+def _staff(request: pytest.FixtureRequest) -> bool:
+    return request.node.get_closest_marker("staff") is not None
+
+
+@pytest.fixture
+def viewer_user(db, request):  # noqa: ANN001, ANN201
+    return make_user("vic", VIEWER, staff=_staff(request))
+
+
+@pytest.fixture
+def editor_user(db, request):  # noqa: ANN001, ANN201
+    return make_user("erin", EDITOR, staff=_staff(request))
+
+
+@pytest.fixture
+def admin_user(db):  # noqa: ANN001, ANN201
+    """A superuser (replaces pytest-django's fixture of that name, so its admin_client is ours too)."""
+    return make_user("root", ADMIN)
+
+
+@pytest.fixture
+def nobody_user(db):  # noqa: ANN001, ANN201
+    """Signed in, but in no role: may see nothing."""
+    return make_user("nobody", None)
+
+
+def _signed_in_as(user_fixture: str, **client_options: object):  # noqa: ANN202
+    @pytest.fixture
+    def client(request: pytest.FixtureRequest):  # noqa: ANN202
+        return signed_in_client(request.getfixturevalue(user_fixture), **client_options)
+
     return client
 
 
-@pytest.fixture
-def editor():  # noqa: ANN201
-    """A test client logged in as "erin", in the editors group (view and change sessions)."""
-    return _client_of("erin", "editor")
-
-
-@pytest.fixture
-def viewer():  # noqa: ANN201
-    """A test client logged in as "vic", in the viewers group (view only)."""
-    return _client_of("vic", "viewer")
+viewer = _signed_in_as("viewer_user")
+editor = _signed_in_as("editor_user")
+admin_client = _signed_in_as("admin_user")
+nobody = _signed_in_as("nobody_user")
+csrf_checked_editor = _signed_in_as("editor_user", enforce_csrf_checks=True)  # as a browser meets them

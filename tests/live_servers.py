@@ -44,6 +44,18 @@ def database_env() -> dict[str, str]:
     return {"DATABASE_URL": "", "SQLITE_PATH": str(s["NAME"])}
 
 
+def free_port(ports: range) -> int:
+    """The first port of ``ports`` nothing listens on (each project on the shared machine has its range)."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
 def wait_for_port(port: int, timeout: float = 30, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

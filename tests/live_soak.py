@@ -109,24 +109,33 @@ class LiveSoak:
             self.current[session] += 1
             self.writes += 1
 
+    def _detail_done(self, session: str, w: Watcher) -> bool:
+        return w.version == self.current[session] and w.covered(
+            self.start[session] + 1, self.current[session]
+        )
+
+    def _list_done(self, w: ListWatcher) -> bool:
+        return w.versions == self.current
+
     def _behind(self) -> list[str]:
         behind = [
             f"{w.url} at v{w.version}, expected v{self.current[s]}"
             for s, w in self.detail
-            if w.version != self.current[s] or not w.covered(self.start[s] + 1, self.current[s])
+            if not self._detail_done(s, w)
         ]
         behind += [
             f"{w.url} shows {w.versions}, expected {self.current}"
             for w in self.lists
-            if w.versions != self.current
+            if not self._list_done(w)
         ]
         return behind
 
     async def settle(self, timeout: float = 30) -> SoakResult:
         """Wait until every watcher reached the final versions (or ``timeout``), then report."""
-        deadline = time.monotonic() + timeout
-        while self._behind() and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await asyncio.gather(
+            *(w.until(lambda w, s=s: self._detail_done(s, w), timeout) for s, w in self.detail),
+            *(w.until(self._list_done, timeout) for w in self.lists),
+        )
         watchers = self.watchers()
         closes: Counter[int] = Counter()
         for w in watchers:

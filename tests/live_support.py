@@ -43,26 +43,46 @@ def parse_frame(text: str) -> Frame:
     )
 
 
-def make_user(username: str, role: str | None, *, password: str = "pw-Live-123!", **extra: Any) -> Any:
-    """A user in the role group ("editor", "viewer") or with no permission at all (None)."""
-    from django.contrib.auth.models import Group, User
+async def frames_until(communicator: Any, kind: str, timeout: float = 3) -> Frame:
+    """A WebsocketCommunicator's frames up to and including the first of ``kind`` (presence frames, which
+    come whenever someone joins or leaves, are skipped; any other frame fails the test)."""
+    while True:
+        frame = parse_frame(await communicator.receive_from(timeout=timeout))
+        if frame.kind == kind:
+            return frame
+        assert frame.kind == "presence", f"expected {kind}, got {frame.kind}: {frame.html[:200]}"
+
+
+PASSWORD = "pw-Live-123!"
+
+
+def make_user(username: str, role: str | None, *, password: str = PASSWORD, staff: bool = False) -> Any:
+    """A user in ``role`` (sessions_app.roles: "viewer", "editor", "admin") or with no permission at all
+    (None). ``staff``: may sign in to the Django admin, within the role's permissions."""
+    from django.contrib.auth.models import User
 
     from sessions_app import roles
 
     roles.ensure_role_groups()
-    user = User.objects.create_user(username=username, password=password, **extra)
+    user = User.objects.create_user(username=username, password=password, is_staff=staff)
     if role is not None:
-        user.groups.add(Group.objects.get(name=roles.EDITORS if role == "editor" else roles.VIEWERS))
+        roles.assign_role(user, role, staff=staff)
     return user
+
+
+def signed_in_client(user: Any, **client_options: Any) -> Any:
+    """A test client signed in as ``user`` (a login session made directly: no login form)."""
+    from django.test import Client
+
+    client = Client(**client_options)
+    client.force_login(user)
+    return client
 
 
 def session_cookie(user: Any) -> str:
     from django.conf import settings
-    from django.test import Client
 
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return signed_in_client(user).cookies[settings.SESSION_COOKIE_NAME].value
 
 
 def ws_headers(cookie: str | None, origin: str = "http://localhost", host: str = "localhost") -> list:
@@ -100,7 +120,8 @@ class Watcher:
         return self._progress
 
     async def until(self, predicate: Any, timeout: float) -> bool:
-        """Wait, frame by frame, until ``predicate(self)`` holds; False if it does not within ``timeout``."""
+        """Wait, frame by frame (and close by close), until ``predicate(self)`` holds; False if it does not
+        within ``timeout``."""
         progress = self._frames_condition()
         async with progress:
             try:
@@ -108,6 +129,11 @@ class Watcher:
             except TimeoutError:
                 return bool(predicate(self))
         return True
+
+    async def _progressed(self) -> None:
+        progress = self._frames_condition()
+        async with progress:
+            progress.notify_all()
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         import websockets
@@ -128,15 +154,15 @@ class Watcher:
                         ready.set()
                     async for text in ws:
                         await self.on_frame(ws, text)
-                        progress = self._frames_condition()
-                        async with progress:
-                            progress.notify_all()
+                        await self._progressed()
                     self.closes.append(ws.close_code or 1006)  # 1000/1001: the server closed normally
+                    await self._progressed()
             except websockets.ConnectionClosed as exc:
                 # An error code (1011: the consumer crashed; 4403: forbidden, not retried) or no close
                 # frame at all (1006: the connection was lost).
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 self.closes.append(code)
+                await self._progressed()
                 if code >= 4000:
                     return
             except Exception:

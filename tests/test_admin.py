@@ -21,31 +21,13 @@ from sessions_app import models
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history.replay import replay
 from sessions_app.live.events import session_group
-from sessions_app.roles import EDITORS, VIEWERS, ensure_role_groups
+from sessions_app.roles import ADMIN, EDITORS
 from sessions_app.services import SessionService
+from tests.live_support import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.staff]
 
 PREFIX = "message_rows"
-
-
-def staff(group: str, name: str) -> Client:
-    ensure_role_groups()
-    user = User.objects.create_user(name, password="pw-not-secret-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def editor() -> Client:
-    return staff(EDITORS, "erin")
-
-
-@pytest.fixture
-def viewer() -> Client:
-    return staff(VIEWERS, "vic")
 
 
 def make(*contents: str, name: str = "s", metadata: dict | None = None) -> SessionService:
@@ -353,7 +335,7 @@ def test_session_events_are_read_only(editor):
 
 
 def test_large_sessions_have_no_inline(editor, settings):
-    from sessions_app import admin as session_admin
+    from sessions_app.admin import sessions as session_admin
 
     s = make(*[str(i) for i in range(session_admin.ADMIN_INLINE_LIMIT + 1)])
     page = editor.get(change_url(s)).content.decode()
@@ -375,19 +357,9 @@ def test_untouched_rows_are_not_edits_even_with_browser_newlines(editor):
 
 
 @pytest.fixture
-def superuser() -> Client:
-    ensure_role_groups()
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", password="pw-not-secret-123"))
-    return client
-
-
-def _people() -> None:
-    from sessions_app import roles
-
-    for name, role in [("vic", "viewer"), ("erin", "editor"), ("ada", "admin")]:
-        roles.assign_role(User.objects.create_user(name, password="pw-not-secret-123"), role)
-    User.objects.create_user("nobody", password="pw-not-secret-123")
+def people(viewer_user, editor_user, admin_user, nobody_user) -> None:
+    """One user in each role (the admins: "root" and "ada") and one in none."""
+    make_user("ada", ADMIN)
 
 
 def _usernames(html: str) -> set[str]:
@@ -396,29 +368,27 @@ def _usernames(html: str) -> set[str]:
     return set(re.findall(r'<th class="field-username"><a href="[^"]+">([^<]+)</a>', html))
 
 
-def test_the_user_list_shows_each_users_role_and_filters_by_role(superuser):
-    _people()
+def test_the_user_list_shows_each_users_role_and_filters_by_role(admin_client, people):
     url = reverse("admin:auth_user_changelist")
-    html = superuser.get(url).content.decode()
+    html = admin_client.get(url).content.decode()
     assert '<th scope="col" class="column-role">' in html
     row = html[html.index(">erin<") :]
     assert "editor (Session editors)" in row[: row.index("</tr>")]
     assert "viewer (Session viewers)" in html and "admin (superuser)" in html
     assert 'data-filter-title="role"' in html and '<a href="?role=none">no role</a>' in html
-    assert _usernames(superuser.get(url + "?role=editor").content.decode()) == {"erin"}
-    assert _usernames(superuser.get(url + "?role=viewer").content.decode()) == {"vic"}
-    assert _usernames(superuser.get(url + "?role=admin").content.decode()) == {"ada", "root"}
-    assert _usernames(superuser.get(url + "?role=none").content.decode()) == {"nobody"}
+    assert _usernames(admin_client.get(url + "?role=editor").content.decode()) == {"erin"}
+    assert _usernames(admin_client.get(url + "?role=viewer").content.decode()) == {"vic"}
+    assert _usernames(admin_client.get(url + "?role=admin").content.decode()) == {"ada", "root"}
+    assert _usernames(admin_client.get(url + "?role=none").content.decode()) == {"nobody"}
 
 
-def test_the_role_groups_say_what_they_allow_and_who_is_in_them(superuser):
-    _people()
-    listing = superuser.get(reverse("admin:auth_group_changelist")).content.decode()
+def test_the_role_groups_say_what_they_allow_and_who_is_in_them(admin_client, people):
+    listing = admin_client.get(reverse("admin:auth_group_changelist")).content.decode()
     assert "What it allows" in listing and "Members" in listing
     assert "read every session, its messages and its history (view_session)" in listing
     assert "every Session API write from the dashboard and the admin" in listing
     editors = Group.objects.get(name=EDITORS)
-    page = superuser.get(reverse("admin:auth_group_change", args=[editors.pk])).content.decode()
+    page = admin_client.get(reverse("admin:auth_group_change", args=[editors.pk])).content.decode()
     assert "session | Can change session" in page and "session event | Can view session event" in page
     erin = User.objects.get(username="erin")
     assert f'<a href="{reverse("admin:auth_user_change", args=[erin.pk])}">erin</a>' in page
@@ -426,5 +396,5 @@ def test_the_role_groups_say_what_they_allow_and_who_is_in_them(superuser):
     empty = Group.objects.create(name="Auditors")
     assert (
         "nobody yet (manage.py create_account"
-        in superuser.get(reverse("admin:auth_group_change", args=[empty.pk])).content.decode()
+        in admin_client.get(reverse("admin:auth_group_change", args=[empty.pk])).content.decode()
     )

@@ -9,30 +9,19 @@ from __future__ import annotations
 import json
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
-from django.test import Client
 from django.urls import reverse
 
 from sessions_app import history, models
 from sessions_app.domain.errors import InvalidArgument, VersionConflict
 from sessions_app.services import SessionService
-from tests.live_support import make_user, parse_frame, session_cookie, ws_headers
+from tests.live_support import frames_until, session_cookie, ws_headers
 from tests.test_admin import Feed, change_url, consistent, contents, form_data, make
 from zyn_site.asgi import application
 
+pytestmark = pytest.mark.staff  # the editor signs in to the Django admin
+
 db = database_sync_to_async
-
-
-def admin_client(name: str = "erin") -> Client:
-    client = Client()
-    client.force_login(make_user(name, "editor", is_staff=True))
-    return client
-
-
-@pytest.fixture
-def editor(db) -> Client:
-    return admin_client()
 
 
 def details_form(s: SessionService, **changes: object) -> dict:
@@ -111,7 +100,7 @@ def test_stale_admin_form_is_a_conflict_and_changes_nothing(editor):
 def test_a_write_the_form_check_missed_is_still_a_conflict(editor, monkeypatch):
     """The form's own check reads the version without a lock (a write may land right after it): the
     service's check under the lock is the one that holds."""
-    from sessions_app.admin import SessionAdminForm
+    from sessions_app.admin.forms import SessionAdminForm
 
     s = make("a", name="mine")
     data = details_form(s, name="theirs")
@@ -152,47 +141,31 @@ def test_update_details_validates_like_new_and_import():
 # ---------------------------------------------------------------- live
 
 
-@pytest_asyncio.fixture
-async def close_connections():
-    yield
-    from django.db import connections
-
-    await db(connections.close_all)()
-
-
-async def next_frame(communicator, kind: str):  # noqa: ANN001, ANN201
-    while True:
-        frame = parse_frame(await communicator.receive_from(timeout=3))
-        if frame.kind == kind:
-            return frame
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_admin_rename_reaches_watchers_of_the_session_and_of_the_list(close_connections):
+@pytest.mark.usefixtures("close_consumer_connections")
+async def test_admin_rename_reaches_watchers_of_the_session_and_of_the_list(editor, viewer_user):
     from channels.testing import WebsocketCommunicator
 
     s = await db(make)("a", name="before rename")
-    watcher = await db(make_user)("walt", "viewer")
-    cookie = await db(session_cookie)(watcher)
+    cookie = await db(session_cookie)(viewer_user)
     detail = WebsocketCommunicator(application, f"/ws/sessions/{s.id}/", headers=ws_headers(cookie))
     listing = WebsocketCommunicator(application, "/ws/sessions/", headers=ws_headers(cookie))
     assert (await detail.connect())[0] and (await listing.connect())[0]
     await detail.send_json_to({"type": "hello", "version": 1, "tail": True})
-    await next_frame(detail, "ack")
+    await frames_until(detail, "ack")
     await listing.send_json_to({"type": "hello", "sessions": {str(s.id): 1}})
-    await next_frame(listing, "ack")
+    await frames_until(listing, "ack")
 
-    editor = await db(admin_client)()
     response = await db(editor.post)(change_url(s), await db(details_form)(s, name="after rename"))
     assert response.status_code == 302
 
-    delta = await next_frame(detail, "delta")
+    delta = await frames_until(detail, "delta")
     assert (delta.base, delta.version) == (1, 2)
     assert (
         'id="session-header"' in delta.html and "after rename" in delta.html and "message-" not in delta.html
     )
-    row = await next_frame(listing, "row")
+    row = await frames_until(listing, "row")
     assert row.version == 2 and "after rename" in row.html
     await detail.disconnect()
     await listing.disconnect()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from sessions_app.domain.ops import API_WRITES
@@ -226,22 +225,9 @@ def test_duplicate_key_name_is_refused():
         apikeys.create_key("dup", "read")
 
 
-@pytest.fixture
-def editor() -> User:
-    user = User.objects.create_user("eddie", password="pw-long-enough-123")
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["view_session", "change_session", "add_session"],
-            content_type__app_label="sessions_app",
-        )
-    )
-    return user
-
-
-def test_login_session_works_for_same_origin_calls_with_csrf(editor):
+def test_login_session_works_for_same_origin_calls_with_csrf(csrf_checked_editor):
     s = make_session("a")
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(editor)
+    client = csrf_checked_editor
     assert call("GET", f"/sessions/{s.id}/len", key=None, client=client).json() == {"len": 1}
     # No CSRF token: refused, nothing written.
     no_token = call(
@@ -261,22 +247,14 @@ def test_login_session_works_for_same_origin_calls_with_csrf(editor):
         HTTP_X_CSRFTOKEN=token,
     )
     assert ok.status_code == 200, ok.content
-    assert s.events(after=1)[0].actor == "eddie"
+    assert s.events(after=1)[0].actor == "erin"
 
 
-def test_login_session_without_change_permission_cannot_write():
-    viewer = User.objects.create_user("vera", password="pw-long-enough-123")
-    viewer.user_permissions.add(
-        Permission.objects.get(codename="view_session", content_type__app_label="sessions_app")
-    )
+def test_login_session_without_change_permission_cannot_write(viewer, nobody):
     s = make_session("a")
-    client = Client()
-    client.force_login(viewer)
-    assert call("GET", f"/sessions/{s.id}/len", key=None, client=client).status_code == 200
-    assert_error(call("POST", f"/sessions/{s.id}/clear", {}, key=None, client=client), 403, "forbidden")
-    nobody = User.objects.create_user("nobody", password="pw-long-enough-123")
-    client.force_login(nobody)
-    assert_error(call("GET", f"/sessions/{s.id}/len", key=None, client=client), 403, "forbidden")
+    assert call("GET", f"/sessions/{s.id}/len", key=None, client=viewer).status_code == 200
+    assert_error(call("POST", f"/sessions/{s.id}/clear", {}, key=None, client=viewer), 403, "forbidden")
+    assert_error(call("GET", f"/sessions/{s.id}/len", key=None, client=nobody), 403, "forbidden")
     assert s.len() == 1
 
 
@@ -531,10 +509,8 @@ def test_openapi_document_describes_every_route_and_needs_auth(read_key):
 
 
 def test_docs_page_needs_login_and_loads_swagger_ui_from_the_package(editor):
-    client = Client()
-    assert client.get(f"{BASE}/docs").status_code == 302
-    client.force_login(editor)
-    page = client.get(f"{BASE}/docs")
+    assert Client().get(f"{BASE}/docs").status_code == 302
+    page = editor.get(f"{BASE}/docs")
     assert page.status_code == 200
     html = page.content.decode()
     assert "swagger-ui-dist/swagger-ui-bundle.js" in html and "/api/v1/openapi.json" in html
@@ -547,10 +523,8 @@ def test_docs_page_needs_login_and_loads_swagger_ui_from_the_package(editor):
 # ---------------------------------------------------------------- admin: the raw key is shown once
 
 
-def test_admin_creates_a_key_shows_it_once_and_can_revoke_it():
-    admin_user = User.objects.create_superuser("root", "root@example.com", "pw-long-enough-123")
-    client = Client()
-    client.force_login(admin_user)
+def test_admin_creates_a_key_shows_it_once_and_can_revoke_it(admin_user, admin_client):
+    client = admin_client
     page = client.post("/admin/sessions_app/apikey/add/", {"name": "ci-bot", "scope": "write"})
     assert page.status_code == 200, page.content[:500]
     html = page.content.decode()

@@ -1,4 +1,4 @@
-"""Issue 11: the JSON API answers every client mistake with a 4xx in its error shape, a message worded
+"""The JSON API answers every client mistake with a 4xx in its error shape, a message worded
 for a person, and nothing changed; name and metadata are checked by one function for every caller."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_the_deepest_allowed_metadata_and_the_largest_numbers_are_accepted():
     ],
 )
 def test_create_session_refuses_what_the_service_refuses_with_its_message(write_key, body, message):
-    """Before: a lone surrogate in the name reached the database and answered 500."""
+    """Refused before the database: a lone surrogate in the name must not become a 500 there."""
     response = call("POST", "/sessions", body, key=write_key)
     err = assert_error(response, 400, "invalid_argument")
     assert err["message"] == message
@@ -131,7 +131,7 @@ def test_create_session_refuses_what_the_service_refuses_with_its_message(write_
 
 
 def test_a_write_with_a_trailing_slash_is_a_json_404_that_says_remove_it(write_key):
-    """Before: Django's HTML CSRF failure page (403), because the catch-all view was not CSRF-exempt."""
+    """Not Django's HTML CSRF failure page (403): the API's catch-all view is CSRF-exempt."""
     s = make_session("a")
     before = snapshot(s)
     client = Client(enforce_csrf_checks=True)
@@ -223,7 +223,7 @@ def test_a_future_expected_version_says_it_does_not_exist_yet(write_key):
     ],
 )
 def test_a_bad_if_match_is_reported_as_if_match(write_key, header, message):
-    """Before: a too large If-Match was reported as expected_version, a field the caller did not send."""
+    """Not reported as expected_version, a field the caller did not send."""
     s = make_session("a")
     before = snapshot(s)
     err = assert_error(
@@ -271,7 +271,7 @@ def test_if_match_forms_the_document_allows_are_accepted(write_key, header):
     ],
 )
 def test_messages_name_the_json_type_not_a_python_repr(write_key, op, body, message):
-    """Before: "got True", "got None", "got []", "got NoneType"."""
+    """Not Python's words: "got True", "got None", "got []", "got NoneType"."""
     s = make_session("a", "b")
     before = snapshot(s)
     err = assert_error(call("POST", f"/sessions/{s.id}/{op}", body, key=write_key), 400, "invalid_argument")
@@ -315,7 +315,7 @@ def test_history_restore_words_a_future_version_without_saying_it_changed(editor
 
 
 def test_export_names_each_session_once_and_re_imports_into_an_empty_database(write_key):
-    """Before: ?session=X&session=X exported X twice, and that file could not be imported."""
+    """?session=X&session=X exports X once: a file with X twice could not be imported."""
     a, b = make_session("a1", "a2"), make_session("b1")
     SessionService(a.id).set_messages([Message("user", "héllo"), Message("assistant", "👋")])
     path = f"/export?format=jsonl&session={a.id}&session={b.id}&session={a.id}"
@@ -335,8 +335,8 @@ def test_export_names_each_session_once_and_re_imports_into_an_empty_database(wr
 
 
 def test_a_jsonl_import_keeps_line_separators_that_json_strings_hold_raw(write_key):
-    """Before: the API split the body with str.splitlines, so a record whose content held a raw U+2028,
-    U+2029 or U+0085 (valid JSON, written so by other tools) became two broken lines."""
+    """Lines end at \n only: str.splitlines would cut a record whose content holds a raw U+2028, U+2029 or
+    U+0085 (valid JSON, written so by other tools) into two broken lines."""
     content = "one\u2028two\u2029three\x85four"
     record = {
         "id": str(uuid.uuid4()),
@@ -367,7 +367,7 @@ def test_a_jsonl_import_keeps_line_separators_that_json_strings_hold_raw(write_k
     ],
 )
 def test_import_refuses_bodies_the_document_does_not_describe(write_key, query, body, status, message):
-    """Before: [null, null] with skip_invalid was "imported" (201, nothing imported, two lines skipped)."""
+    """E.g. [null, null] with skip_invalid is refused, not "imported" (201, nothing imported, two skipped)."""
     response = call("POST", f"/import{query}", body, key=write_key)
     err = assert_error(response, status, response.json()["error"])
     assert message in err["message"]

@@ -65,7 +65,7 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(api_server
         "--phases",
         "examples,coverage,fuzzing",
         "--max-examples",
-        # 100 per operation found every mismatch of issue 11, in about 90 s (long runs: docs/benchmarks.md).
+        # Per operation; longer runs: docs/benchmarks.md.
         os.environ.get("ZYN_SCHEMATHESIS_EXAMPLES", "100"),
         "--seed",
         os.environ.get("ZYN_SCHEMATHESIS_SEED", "6"),

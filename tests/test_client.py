@@ -22,6 +22,7 @@ import zyn_client
 from sessions_app import services
 from sessions_app.models import ApiKey
 from sessions_app.services import SessionService, apikeys
+from tests.live_servers import free_port
 
 
 def _free_port() -> int:
@@ -30,14 +31,7 @@ def _free_port() -> int:
     if not spec:
         return 0
     low, _, high = spec.partition("-")
-    for port in range(int(low), int(high or low) + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in ZYN_TEST_PORTS={spec}")
+    return free_port(range(int(low), int(high or low) + 1))
 
 
 class _NoDelayServer(ThreadedWSGIServer):
@@ -202,11 +196,28 @@ def test_remote_session_behaves_exactly_like_session_service(remote, seed):
     assert errors, "the sequence should include failing calls"
 
 
+SERVICE_ERRORS = ["SessionError", "IndexOutOfRange", "InvalidArgument", "SessionNotFound", "VersionConflict"]
+
+
 def test_error_classes_mirror_the_service_by_name_bases_and_code():
-    for name in ["SessionError", "IndexOutOfRange", "InvalidArgument", "SessionNotFound", "VersionConflict"]:
+    for name in SERVICE_ERRORS:
         mine, theirs = getattr(zyn_client, name), getattr(services, name)
         assert mine.code == theirs.code and mine.http_status == theirs.http_status
         assert [b.__name__ for b in mine.__mro__[:-1]] == [b.__name__ for b in theirs.__mro__[:-1]]
+
+
+def test_the_client_uses_the_services_own_types_and_errors():
+    for name in ["Message", "TokenUsage", "Role", "Event", *SERVICE_ERRORS]:
+        assert getattr(zyn_client, name) is getattr(services, name), name
+
+
+def test_importing_the_client_does_not_import_django():
+    import subprocess
+    import sys
+
+    check = "import sys, zyn_client; assert 'django' not in sys.modules, sorted(sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_unknown_session_and_auth_errors(api_server, remote):

@@ -13,7 +13,6 @@ import unicodedata
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth.models import User
 from django.template import engines
 from django.test import Client
 from django.urls import reverse
@@ -104,13 +103,6 @@ def visible(expected: str, html: str) -> bool:
 def start_of(text: str) -> str:
     """What a folded row shows at least (the fold keeps 24 lines and 1,500 characters)."""
     return "\n".join(text.split("\n")[:20])[:1000]
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
 
 
 # transaction=True: the live renders read in a REPEATABLE READ transaction of their own on PostgreSQL.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
@@ -23,13 +22,6 @@ STYLE_ELEMENT = re.compile(r"<style\b", re.IGNORECASE)
 def directives(response) -> dict[str, list[str]]:  # noqa: ANN001
     header = response["Content-Security-Policy"]
     return {d.split()[0]: d.split()[1:] for d in header.split(";") if d.strip()}
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
-    return client
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Issue 16, item 9 (density): JSON folded to its keys and highlighted, a prompt's schema folded.
+"""Density: JSON folded to its keys and highlighted, a prompt's schema folded.
 
 The highlighting never raises and only wraps text: what a reader sees is exactly the pretty text,
 for any content (the display decision's own property tests are in tests/test_content_rendering.py).
@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from sessions_app.services import SessionService, demo
 from sessions_app.web import highlight
 from sessions_app.web.display import json_outline, pretty_json, schema_outline, split_schema
-from tests.live_support import make_user
 from tests.test_content_rendering import ANY_STR, _huge_numbers, _json_values, _nested
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -141,13 +140,6 @@ def test_a_rendered_prompt_splits_around_its_schema():
 
 
 # ---------------------------------------------------------------- the detail page
-
-
-@pytest.fixture
-def editor() -> Client:
-    client = Client()
-    client.force_login(make_user("erin", "editor"))
-    return client
 
 
 def detail(client: Client, s: SessionService) -> str:

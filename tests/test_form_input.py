@@ -1,5 +1,5 @@
-"""Dashboard form input that used to answer 500 or be stored altered: now a 400 a person understands, with
-nothing changed (no message, no version, no event)."""
+"""Dashboard form input that cannot be stored as sent: a 400 a person understands (never a 500, never
+stored altered), with nothing changed (no message, no version, no event)."""
 
 from __future__ import annotations
 

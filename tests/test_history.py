@@ -11,7 +11,7 @@ import pytest
 from sessions_app import history, models
 from sessions_app.domain.errors import IndexOutOfRange, InvalidArgument, SessionNotFound, VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
-from sessions_app.history import VersionUnavailable
+from sessions_app.history import VersionUnavailable, checkpoints
 from sessions_app.history.replay import apply_event
 from sessions_app.services import SessionService
 
@@ -69,7 +69,7 @@ def random_op(s: SessionService, rng: random.Random, step: int) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_state_at_every_version_equals_the_state_the_session_had_then(seed, monkeypatch):
     # Small checkpoint interval: some reads start from checkpoints, others from v0.
-    monkeypatch.setattr(history, "CHECKPOINT_EVERY", 7)
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_EVERY", 7)
     rng = random.Random(seed)
     s = SessionService.new(name=f"random {seed}")
     seen = {0: ([], None)}
@@ -319,17 +319,15 @@ def test_diff_is_a_valid_edit_script_with_many_repeated_messages(seed):
 
 
 def test_an_import_is_one_version_that_replays_to_the_imported_session():
-    from sessions_app.services import transfer
+    from tests.test_transfer import import_one
 
-    line = json.dumps(
+    s = import_one(
         {
             "name": "imported",
             "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ünï ✓"}],
             "usage": {"prompt": 5, "completion": 6, "total": 11},
         }
     )
-    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
-    s = SessionService.get(new_id)
     s.append("assistant", "after")
     events = models.SessionEvent.objects.filter(session_id=s.id).order_by("version")
     assert [(e.version, e.op) for e in events] == [(1, "import"), (2, "append")]

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -97,23 +96,15 @@ def test_compacting_again_builds_on_the_previous_snapshot_and_export_starts_ther
     assert (messages, usage) == seen[30]
 
 
-def test_everything_compacted_still_shows_the_current_version():
+def test_everything_compacted_still_shows_the_current_version(admin_client):
     s, seen = build(12)
     age(s, 12, days=100)
     compact("--keep-last", "0")
     assert not s.events() and history.oldest_version(s.id) == 12
     assert (history.state_at(s.id, 12).messages, history.state_at(s.id, 12).usage) == seen[12]
-    client = Client()
-    client.force_login(_superuser())
-    page = client.get(reverse("history:list", args=[s.id])).content.decode()
+    page = admin_client.get(reverse("history:list", args=[s.id])).content.decode()
     assert "older events were compacted" in page and ">v12<" in page
-    assert client.get(reverse("history:version", args=[s.id, 3])).status_code == 410
-
-
-def _superuser():
-    from django.contrib.auth.models import User
-
-    return User.objects.create_superuser("root", password="pw-not-secret-123")
+    assert admin_client.get(reverse("history:version", args=[s.id, 3])).status_code == 410
 
 
 def test_dry_run_changes_nothing_and_bad_arguments_are_refused():

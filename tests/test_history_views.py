@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from sessions_app import history, models
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services import SessionService
-from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +93,7 @@ def test_restore_by_an_editor_is_a_new_version_with_the_actor(
 
 
 def test_restore_asks_first_showing_what_it_will_change(editor, session):
-    """Issue 16: restore happened in one click. The version page links to a confirmation that shows the
+    """Not one click: the version page links to a confirmation that shows the
     messages added, removed and changed (from now to the restored version), and nothing is written."""
     version_page = editor.get(url("version", session, 1)).content.decode()
     confirm_url = url("restore", session, 1) + "?from=3"
@@ -174,21 +172,18 @@ def test_viewer_cannot_restore_or_undo(viewer, session):
     assert session.version() == 3
 
 
-def test_writes_need_post_and_csrf(session):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("erin", "editor"))
+def test_writes_need_post_and_csrf(session, csrf_checked_editor):
+    client = csrf_checked_editor
     assert client.get(url("restore", session, 1)).status_code == 200  # the confirmation, a read
     assert client.get(url("undo", session)).status_code == 405
     assert client.post(url("restore", session, 1), {"expected_version": 3}).status_code == 403
     assert session.version() == 3
 
 
-def test_pages_need_login_and_view_permission(session):
+def test_pages_need_login_and_view_permission(session, nobody):
     anonymous = Client()
     response = anonymous.get(url("list", session))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-    nobody = Client()
-    nobody.force_login(User.objects.create_user("nobody"))
     for name, args in [("list", ()), ("version", (1,)), ("diff", ()), ("export", ())]:
         assert nobody.get(url(name, session, *args)).status_code == 403
 

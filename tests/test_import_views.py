@@ -15,7 +15,6 @@ from django.urls import reverse
 from sessions_app import models
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services import SessionService
-from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -74,11 +73,10 @@ def test_viewers_get_403_and_anonymous_users_the_login(viewer):
     assert models.Session.objects.count() == 0
 
 
-def test_a_post_without_the_csrf_token_is_refused():
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("erin", "editor"))
+def test_a_post_without_the_csrf_token_is_refused(csrf_checked_editor):
     text = line("a")
-    response = client.post(URL, {"file": upload(text), "action": "import", "fingerprint": fingerprint(text)})
+    data = {"file": upload(text), "action": "import", "fingerprint": fingerprint(text)}
+    response = csrf_checked_editor.post(URL, data)
     assert response.status_code == 403 and models.Session.objects.count() == 0
 
 

@@ -248,8 +248,8 @@ def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chr
 
 
 def test_window_label_and_the_former_last_row_follow_live_updates(served_ux, chromium):
-    """Issue 16: "Messages #0–#60 of 61" stayed while the header said 63, and after a live append the
-    former last message kept only its ↑ button."""
+    """Live updates keep the window's label ("Messages #0–#62 of 63") in step with the header, and the
+    former last message gets its ↓ button."""
     from playwright.sync_api import expect
 
     alice = make_user("alice", "editor")

@@ -15,7 +15,7 @@ from django.db import connection
 
 from sessions_app.services import SessionService
 from tests.live_servers import REDIS_SERVER, Daphne, RedisServer
-from tests.live_support import Watcher, make_user, session_cookie
+from tests.live_support import Watcher, session_cookie
 from zyn_site.settings import redis_channel_layer
 
 pytestmark = [
@@ -46,9 +46,8 @@ async def _append(session: SessionService, content: str) -> int:
     return await asyncio.to_thread(write)
 
 
-def test_watcher_converges_on_the_final_version_after_redis_comes_back(settings):
-    editor = make_user("fault", "editor")
-    cookie = session_cookie(editor)
+def test_watcher_converges_on_the_final_version_after_redis_comes_back(settings, editor_user):
+    cookie = session_cookie(editor_user)
     session = SessionService.new(name="fault")
     redis = RedisServer(REDIS_PORT).start()
     daphne = None

@@ -1,10 +1,9 @@
 """A consumer's layer receive ends when it is cancelled, whenever the cancellation lands.
 
 channels cancels the layer ``receive`` of every consumer whose socket closes. On Python 3.11 redis-py's
-``wait_for``-bounded write dropped a cancellation that arrived as the write completed, and the receive
-went on re-issuing BZPOPMIN for ever (one leaked task per unlucky close; a test teardown that hung for
-its 300 s timeout in CI). zyn_site/redis_layer.py bounds the write with ``asyncio.timeout`` instead.
-Before that change this test failed within its first few rounds.
+``wait_for``-bounded write can drop a cancellation that arrives as the write completes, and the receive
+then re-issues BZPOPMIN for ever (a leaked task per unlucky close): zyn_site/redis_layer.py bounds the
+write with ``asyncio.timeout`` instead.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 
 from sessions_app.services import SessionService
 from tests.live_servers import Browserless, Daphne
-from tests.live_support import Watcher, make_user, session_cookie
+from tests.live_support import Watcher, session_cookie
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -16,9 +16,8 @@ PORT_A, PORT_B = 8501, 8502
 WRITES = 200
 
 
-def test_200_edits_through_process_a_reach_a_watcher_on_process_b_in_order(settings):
-    editor = make_user("multi", "editor")
-    cookie = session_cookie(editor)
+def test_200_edits_through_process_a_reach_a_watcher_on_process_b_in_order(settings, editor_user):
+    cookie = session_cookie(editor_user)
     session = SessionService.new(name="two processes")
     session.append("system", "Answer with JSON only.")
     start = session.version()

@@ -91,7 +91,7 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
 
 
 def test_an_append_delta_brings_the_former_last_row_its_down_button():
-    """Issue 16: after a live append the former last message kept only its ↑ button."""
+    """After a live append the former last message has both move buttons, not only its ↑ one."""
     import re
 
     s = SessionService.new(name="tail")

@@ -2,18 +2,18 @@
 Redis) held for over a minute, idle and then under writes, are never closed, and all end at the final
 version. A deactivated user's sockets are then closed with 4403, not 1011.
 
-(With redis-py's default 5 s socket timeout, channels-redis's 5 s blocking read timed out and closed
-idle sockets with 1011 every few seconds: zyn_site/settings.py, ``redis_channel_layer``.)
+(The redis client's socket timeout must exceed channels-redis's blocking read, or idle sockets are
+closed with 1011 every few seconds: zyn_site/settings.py, ``redis_channel_layer``.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from django.db import connection
 
+from sessions_app.roles import VIEWER
 from sessions_app.services import SessionService
 from tests.live_servers import Daphne
 from tests.live_soak import LiveSoak
@@ -48,10 +48,8 @@ async def _refused_status(url: str) -> int | None:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_watchers_on_two_processes_stay_connected_idle_and_under_writes(settings):
-    editor = make_user("soak-editor", "editor")
-    viewer = make_user("soak-viewer", "viewer")
-    leaver = make_user("soak-leaver", "viewer")
+def test_watchers_on_two_processes_stay_connected_idle_and_under_writes(settings, editor_user, viewer_user):
+    leaver = make_user("leaver", VIEWER)
     sessions = {}
     for name in ("first", "second"):
         s = SessionService.new(name=f"soak {name}")
@@ -59,7 +57,7 @@ def test_watchers_on_two_processes_stay_connected_idle_and_under_writes(settings
         sessions[str(s.id)] = s.version()
 
     with Daphne(PORT_A, redis_url=settings.REDIS_URL) as a, Daphne(PORT_B, redis_url=settings.REDIS_URL) as b:
-        soak = LiveSoak([a, b], sessions, session_cookie(viewer), session_cookie(editor))
+        soak = LiveSoak([a, b], sessions, session_cookie(viewer_user), session_cookie(editor_user))
         leaver_cookie, first = session_cookie(leaver), next(iter(sessions))
         leavers = [
             Watcher(f"{d.ws_url}/ws/sessions/{first}/", leaver_cookie, origin=d.url, version=sessions[first])
@@ -83,9 +81,7 @@ def test_watchers_on_two_processes_stay_connected_idle_and_under_writes(settings
                         connection.close()  # this worker thread's own: the test database must be dropped
 
                 await asyncio.to_thread(deactivate)
-                deadline = time.monotonic() + 10
-                while any(w.closes != [4403] for w in leavers) and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
+                await asyncio.gather(*(w.until(lambda w: w.closes == [4403], 10) for w in leavers))
                 return result
             finally:
                 await soak.stop()

@@ -175,3 +175,10 @@ def test_the_declared_changes_match_the_go_model_step_by_step(calls):
         usage = apply_event(messages, usage, name, recorded)
         assert [(m.role, m.content) for m in messages] == model.messages
         assert (None if usage is None else (usage.prompt, usage.completion, usage.total)) == model.usage
+
+
+def test_the_admins_bulk_actions_are_session_api_writes_with_the_declared_arguments():
+    from sessions_app.admin.sessions import _BULK
+
+    for op, form_class, _title in _BULK.values():
+        assert set(form_class.base_fields) == {p.name for p in ops.API_WRITES[op].params}, op

@@ -58,6 +58,13 @@ def read_response(sock: socket.socket) -> bytes:
     return data
 
 
+def timed_answer(sock: socket.socket, request: bytes) -> tuple[bytes, float]:
+    """Send ``request``: the server's whole answer, and the seconds from sending to the end of it."""
+    started = time.monotonic()
+    sock.sendall(request)
+    return read_response(sock), time.monotonic() - started
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -68,10 +75,9 @@ def rss_kib(pid: int) -> int:
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(daphne):
     before = rss_kib(daphne.pid())
     with connect() as sock:
-        started = time.monotonic()
-        sock.sendall(HEAD + b"Content-Length: 300000000\r\n\r\nusername=a&password=b")
-        response = read_response(sock)
-        elapsed = time.monotonic() - started
+        response, elapsed = timed_answer(
+            sock, HEAD + b"Content-Length: 300000000\r\n\r\nusername=a&password=b"
+        )
         assert response.startswith(b"HTTP/1.1 413 "), response[:300]
         assert b"The request body is 300000000 bytes; this server accepts at most 1048576." in response
         assert elapsed < 2, f"the 413 took {elapsed:.1f} s"
@@ -107,10 +113,7 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(daphne):
 
 def test_a_body_that_stops_arriving_gets_408_within_the_timeout(daphne):
     with connect() as sock:
-        started = time.monotonic()
-        sock.sendall(HEAD + b"Content-Length: 100\r\n\r\n0123456789")
-        response = read_response(sock)
-        elapsed = time.monotonic() - started
+        response, elapsed = timed_answer(sock, HEAD + b"Content-Length: 100\r\n\r\n0123456789")
     assert response.startswith(b"HTTP/1.1 408 "), response[:300]
     assert b"stopped arriving (nothing for 2 seconds)" in response
     assert BODY_TIMEOUT - 0.1 <= elapsed < BODY_TIMEOUT + 3, f"answered after {elapsed:.1f} s"

@@ -1,4 +1,4 @@
-"""Search shows where it found the words (issue 16, item 7): snippets with the words marked on the list,
+"""Search shows where it found the words: snippets with the words marked on the list,
 the detail page opened at the match with the words marked, "n matches" and previous/next, the reset link
 after a search as you type. Run on SQLite and on PostgreSQL (ts_headline); the PostgreSQL-only tests are
 marked ``postgres``."""

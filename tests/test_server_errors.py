@@ -19,7 +19,7 @@ from django.test import Client
 
 from sessions_app.services import SessionService, apikeys
 from sessions_app.web.server_errors import database_unavailable
-from tests.live_support import make_user
+from tests.live_support import signed_in_client
 
 
 def _client(**extra) -> Client:
@@ -46,9 +46,8 @@ def test_an_unexpected_fault_in_an_api_view_is_a_json_500_logged_with_its_traceb
 
 
 @pytest.mark.django_db
-def test_an_unexpected_fault_in_a_page_is_the_sites_500_page(monkeypatch):
-    client = _client()
-    client.force_login(make_user("faulty-page", "viewer"))
+def test_an_unexpected_fault_in_a_page_is_the_sites_500_page(monkeypatch, viewer_user):
+    client = signed_in_client(viewer_user, raise_request_exception=False)
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a defect")
@@ -62,11 +61,12 @@ def test_an_unexpected_fault_in_a_page_is_the_sites_500_page(monkeypatch):
 
 @pytest.mark.skipif(settings.IS_POSTGRES, reason="SQLite's file; PostgreSQL: tests/test_fault_postgres.py")
 @pytest.mark.django_db(transaction=True)
-def test_a_database_that_cannot_be_opened_answers_503_and_the_site_recovers(monkeypatch, tmp_path):
+def test_a_database_that_cannot_be_opened_answers_503_and_the_site_recovers(
+    monkeypatch, tmp_path, viewer_user
+):
     _, raw = apikeys.create_key("unopenable", "read")
     api = {"Authorization": f"Bearer {raw}"}
-    page_client = _client()
-    page_client.force_login(make_user("unopenable", "viewer"))
+    page_client = signed_in_client(viewer_user, raise_request_exception=False)
     connection.close()
     monkeypatch.setitem(connection.settings_dict, "NAME", str(tmp_path / "no such directory" / "db.sqlite3"))
 

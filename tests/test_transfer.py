@@ -281,18 +281,17 @@ def test_api_session_export_and_bad_format(client):
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_argument"
 
 
-def test_dashboard_download_needs_login_and_view_permission():
+def test_dashboard_download_needs_login_and_view_permission(nobody_user):
     s = seed()[0]
     url = f"/sessions/{s.id}/export?format=openai"
     client = Client()
     assert client.get(url).status_code == 302
-    nobody = User.objects.create_user("nobody", password="pw-long-enough-123")
-    client.force_login(nobody)
+    client.force_login(nobody_user)
     assert client.get(url).status_code == 403
-    nobody.user_permissions.add(
+    nobody_user.user_permissions.add(
         Permission.objects.get(codename="view_session", content_type__app_label="sessions_app")
     )
-    client.force_login(User.objects.get(pk=nobody.pk))
+    client.force_login(User.objects.get(pk=nobody_user.pk))
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="session-{s.id}.openai.jsonl"'
@@ -309,16 +308,20 @@ def test_dashboard_download_needs_login_and_view_permission():
 # ---------------------------------------------------------------- import as new sessions, one version each
 
 
+def import_one(record: dict, actor: str = "erin") -> SessionService:
+    """The session made by importing ``record`` as a line of JSON Lines."""
+    (new_id,) = transfer.import_sessions([json.dumps(record)], "jsonl", actor=actor).ids
+    return SessionService.get(new_id)
+
+
 def test_an_import_is_one_version_in_history_with_its_messages_and_usage():
-    line = json.dumps(
+    s = import_one(
         {
             "name": "n",
             "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
             "usage": {"prompt": 1, "completion": 2, "total": 3},
         }
     )
-    (new_id,) = transfer.import_sessions([line], "jsonl", actor="erin").ids
-    s = SessionService.get(new_id)
     (event,) = s.events()
     assert (s.version(), event.version, event.op, event.actor) == (1, 1, "import", "erin")
     assert event.args == {
@@ -329,7 +332,7 @@ def test_an_import_is_one_version_in_history_with_its_messages_and_usage():
 
 
 def test_skip_invalid_reads_on_after_a_line_that_is_not_json(tmp_path):
-    # A bad JSON line used to end the reading: the good lines after it were silently left out.
+    # A bad JSON line must not end the reading: the good lines after it are not silently left out.
     result = transfer.import_sessions([GOOD, "{oops", GOOD, GOOD], "jsonl", skip_invalid=True)
     assert len(result.ids) == 3 and result.skipped == [
         (2, "not valid JSON: Expecting property name enclosed in double quotes (column 2)")

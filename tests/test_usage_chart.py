@@ -1,4 +1,4 @@
-"""Issue 16, item 10: the usage chart reads as a chart (y-axis, bar widths, total marker, time axis)."""
+"""The usage chart reads as a chart (y-axis, bar widths, total marker, time axis)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.template.loader import render_to_string
-from django.test import Client
 from django.urls import reverse
 
 from sessions_app import selectors
 from sessions_app.domain.types import TokenUsage
 from sessions_app.models import SessionEvent
 from sessions_app.services import SessionService
-from tests.live_support import make_user
 
 T0 = datetime(2026, 3, 4, 14, 2, 11, tzinfo=UTC)
 BIGGEST = 2**63 - 1  # the largest count a usage field holds
@@ -123,14 +121,12 @@ def test_huge_counts_scale_and_label_without_overflow():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("exchanges", [0, 1, 2, 120])
-def test_the_detail_page_draws_the_chart_for_any_number_of_exchanges(exchanges):
+def test_the_detail_page_draws_the_chart_for_any_number_of_exchanges(exchanges, viewer):
     s = SessionService.new()
     for i in range(exchanges):
         s.record_exchange(f"q{i}", "a", TokenUsage(100 + i, 20, 120 + i))
     SessionEvent.objects.filter(session_id=s.id).update(created_at=T0)  # all in one second
-    client = Client()
-    client.force_login(make_user("vera", "viewer"))
-    page = client.get(reverse("sessions_app:session_detail", args=[s.id])).content.decode()
+    page = viewer.get(reverse("sessions_app:session_detail", args=[s.id])).content.decode()
     assert page.count('<li style="--p:') == exchanges
     assert len(y_labels(page)) == (5 if exchanges else 0)
     labels = [label for _, label in x_labels(page)]

@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services import SessionService
-from tests.live_support import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -19,18 +16,19 @@ CONFLICT = re.compile(r"This session changed \(v(\d+) → v(\d+)\) since you loa
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+TRIAGE = [  # the conversation the dashboard's tests edit
+    Message("system", "Answer with JSON only."),
+    Message("user", "first question"),
+    Message("assistant", "first answer"),
+    Message("user", "second question"),
+    Message("assistant", "second answer"),
+]
+
+
 @pytest.fixture
 def session() -> SessionService:
     s = SessionService.new(name="triage #1", metadata={"program": "ticket-triage", "env": "test"})
-    s.set_messages(
-        [
-            Message("system", "Answer with JSON only."),
-            Message("user", "first question"),
-            Message("assistant", "first answer"),
-            Message("user", "second question"),
-            Message("assistant", "second answer"),
-        ]
-    )
+    s.set_messages(TRIAGE)
     return s
 
 
@@ -90,11 +88,9 @@ def test_anonymous_writes_redirect_to_login_and_change_nothing(client, session, 
     assert snapshot(session) == before
 
 
-def test_user_without_any_role_gets_403(session):
-    client = Client()
-    client.force_login(User.objects.create_user("nobody", password="x"))
-    assert client.get(reverse("sessions_app:session_list")).status_code == 403
-    assert client.get(url("session_detail", session)).status_code == 403
+def test_user_without_any_role_gets_403(session, nobody):
+    assert nobody.get(reverse("sessions_app:session_list")).status_code == 403
+    assert nobody.get(url("session_detail", session)).status_code == 403
 
 
 def test_detail_page_shows_messages_once_not_as_flash_messages(viewer, session):
@@ -142,18 +138,16 @@ def test_unknown_session_is_404(editor):
 # ---------------------------------------------------------------- CSRF
 
 
-def test_post_without_csrf_token_is_refused(session):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("csrf", "editor"))
+def test_post_without_csrf_token_is_refused(session, csrf_checked_editor):
+    client = csrf_checked_editor
     before = snapshot(session)
     data = {"role": "user", "content": "x", "expected_version": session.version()}
     assert client.post(url("append", session), data).status_code == 403
     assert snapshot(session) == before
 
 
-def test_post_with_the_pages_token_in_the_htmx_header_or_the_form_works(session):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("csrf", "editor"))
+def test_post_with_the_pages_token_in_the_htmx_header_or_the_form_works(session, csrf_checked_editor):
+    client = csrf_checked_editor
     page = text(client.get(url("session_detail", session)))
     header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
     form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)

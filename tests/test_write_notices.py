@@ -1,6 +1,6 @@
 """The notice after every write from the dashboard: "Message #3 removed · saved as v41 · Undo".
 
-Issue 16, item 13. One mechanism: the write queues a django.contrib.messages notice; a plain POST's
+One mechanism: the write queues a django.contrib.messages notice; a plain POST's
 redirected page shows it in the #notices status region, an htmx answer swaps it in out of band and names
 the write in HX-Trigger-After-Settle.
 """
@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from sessions_app.services import SessionService
 
-from .test_views import HTMX, WRITE_IDS, WRITES, contents, snapshot, text, url
+from .test_views import HTMX, TRIAGE, WRITE_IDS, WRITES, contents, snapshot, text, url
 
 pytestmark = pytest.mark.django_db
 
@@ -79,18 +79,8 @@ def region(html: str, wanted: str = "notices") -> Region:
 
 @pytest.fixture
 def session() -> SessionService:
-    from .test_views import Message
-
     s = SessionService.new(name="triage #1")
-    s.set_messages(
-        [
-            Message("system", "Answer with JSON only."),
-            Message("user", "first question"),
-            Message("assistant", "first answer"),
-            Message("user", "second question"),
-            Message("assistant", "second answer"),
-        ]
-    )
+    s.set_messages(TRIAGE)
     return s
 
 

@@ -1,6 +1,7 @@
 """zyn_client: record zyn sessions on a zyn session dashboard from any Python program.
 
-Standard library only; Django is not needed::
+Standard library and the Session API's pure-Python definitions (sessions_app.domain); Django is not
+imported::
 
     from zyn_client import RemoteSession, TokenUsage, connect
 
@@ -8,11 +9,13 @@ Standard library only; Django is not needed::
     session = RemoteSession.new(api, name="triage", metadata={"program": "ticket-triage"})
     session.record_exchange("Classify: …", '{"primary": "billing"}', TokenUsage(120, 30, 150))
 
-RemoteSession has SessionService's methods and raises the same error types (by name, base and code).
+RemoteSession has SessionService's methods, takes and returns the same value types and raises the same
+errors.
 """
 
 from __future__ import annotations
 
+from sessions_app.domain.types import Event, Message, Role, TokenUsage
 from zyn_client.errors import (
     AuthenticationFailed,
     IndexOutOfRange,
@@ -27,7 +30,6 @@ from zyn_client.errors import (
     VersionConflict,
 )
 from zyn_client.session import Connection, RemoteSession, connect
-from zyn_client.types import Event, Message, Role, TokenUsage
 
 __all__ = [
     "AuthenticationFailed",

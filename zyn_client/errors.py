@@ -1,67 +1,19 @@
-"""Error types of zyn_client: the same names, bases and codes as sessions_app.domain.errors.
-
-They are defined here (not imported) so the client runs without Django. A server error reply
-``{"error": code, "message": …, "details": …}`` becomes the class with that code.
+"""Error types of zyn_client: the Session API's own (sessions_app.domain.errors, pure Python) and the
+errors only a remote call can have. A server error reply ``{"error": code, "message": …, "details": …}``
+becomes the class with that code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-
-class SessionError(Exception):
-    code = "session_error"
-    http_status = 400
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class IndexOutOfRange(SessionError, IndexError):
-    """Past the end: a conflict with the session's current length (409), like a stale version.
-    Negative: never valid, a bad request (400)."""
-
-    code = "index_out_of_range"
-    http_status = 409
-
-    def __init__(self, index: int, length: int) -> None:
-        super().__init__(f"index {index} out of bounds (len={length})", index=index, len=length)
-        self.index = index
-        self.length = length
-        if index < 0:
-            self.http_status = 400
-
-
-class InvalidArgument(SessionError, ValueError):
-    code = "invalid_argument"
-    http_status = 400
-
-
-class SessionNotFound(SessionError, LookupError):
-    code = "not_found"
-    http_status = 404
-
-
-class VersionConflict(SessionError):
-    code = "version_conflict"
-    http_status = 409
-
-    def __init__(self, expected: int, current: int) -> None:
-        super().__init__(
-            f"This session changed (v{expected} → v{current}) since you loaded it"
-            if expected < current
-            # A version from the future is a mistake, not a change made by someone else.
-            else f"This session has no version v{expected} yet: it is at v{current}",
-            expected_version=expected,
-            current_version=current,
-        )
-        self.expected = expected
-        self.current = current
-
-
-# ---------------------------------------------------------------- errors only a remote call can have
+from sessions_app.domain.errors import (
+    IndexOutOfRange,
+    InvalidArgument,
+    SessionError,
+    SessionNotFound,
+    VersionConflict,
+)
 
 
 class RequestTooLarge(InvalidArgument):

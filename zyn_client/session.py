@@ -1,6 +1,7 @@
 """RemoteSession: zyn's Session API over the dashboard's JSON API, with SessionService's method names.
 
-Standard library only (http.client). One persistent HTTP/1.1 connection per thread.
+Standard library only (http.client), with the domain's types and errors. One persistent HTTP/1.1
+connection per thread.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sessions_app.domain import ops
+from sessions_app.domain.types import Event, Message, TokenUsage
 from zyn_client.errors import (
     InvalidArgument,
     RateLimited,
@@ -23,7 +26,6 @@ from zyn_client.errors import (
     TransportError,
     from_reply,
 )
-from zyn_client.types import Event, Message, TokenUsage
 
 API_PREFIX = "/api/v1"
 _UNSET: Any = object()
@@ -131,7 +133,7 @@ def _message_json(message: Any) -> Any:
         return message.as_dict()
     if isinstance(message, Mapping):
         return dict(message)
-    if hasattr(message, "role") and hasattr(message, "content"):  # e.g. sessions_app.services.Message
+    if hasattr(message, "role") and hasattr(message, "content"):  # a look-alike from another library
         return {"role": message.role, "content": message.content}
     return message  # the server explains why it is not a message
 
@@ -142,12 +144,6 @@ def _usage_json(usage: Any) -> Any:
     if all(hasattr(usage, f) for f in ("prompt", "completion", "total")):
         return {"prompt": usage.prompt, "completion": usage.completion, "total": usage.total}
     return usage
-
-
-def _with_version(body: dict[str, Any], expected_version: int | None) -> dict[str, Any]:
-    if expected_version is not None:
-        body["expected_version"] = expected_version
-    return body
 
 
 class RemoteSession:
@@ -227,45 +223,48 @@ class RemoteSession:
 
     # ------------------------------------------------------------ writes
 
-    def _write(self, op: str, body: dict[str, Any], expected_version: int | None) -> int:
-        body = _with_version(body, expected_version)
-        _refuse_float_integers(body)
+    def write(self, op: str, args: Mapping[str, Any], *, expected_version: int | None = None) -> int:
+        """The Session API write ``op`` with its arguments by name, as ``SessionService.write``."""
+        declared = ops.api_write(op)
+        body = {p.name: _as_json(p, args.get(p.name)) for p in declared.params if p.name in args}
+        if expected_version is not None:
+            body["expected_version"] = _integer("expected_version", expected_version)
         reply = self.connection.request("POST", f"{self._path}/{op}", body)
         return int(reply["version"])
 
     def append(self, role: str, content: str, *, expected_version: int | None = None) -> int:
-        return self._write("append", {"role": role, "content": content}, expected_version)
+        return self.write("append", {"role": role, "content": content}, expected_version=expected_version)
 
     def clear(self, *, expected_version: int | None = None) -> int:
-        return self._write("clear", {}, expected_version)
+        return self.write("clear", {}, expected_version=expected_version)
 
     def remove(self, index: int, *, expected_version: int | None = None) -> int:
-        return self._write("remove", {"index": index}, expected_version)
+        return self.write("remove", {"index": index}, expected_version=expected_version)
 
     def replace(self, index: int, message: Message, *, expected_version: int | None = None) -> int:
-        return self._write("replace", {"index": index, "message": _message_json(message)}, expected_version)
+        args = {"index": index, "message": message}
+        return self.write("replace", args, expected_version=expected_version)
 
     def insert(self, index: int, message: Message, *, expected_version: int | None = None) -> int:
-        return self._write("insert", {"index": index, "message": _message_json(message)}, expected_version)
+        args = {"index": index, "message": message}
+        return self.write("insert", args, expected_version=expected_version)
 
     def prune(self, n: int, *, expected_version: int | None = None) -> int:
-        return self._write("prune", {"n": n}, expected_version)
+        return self.write("prune", {"n": n}, expected_version=expected_version)
 
     def truncate(self, keep_first: int, keep_last: int, *, expected_version: int | None = None) -> int:
-        return self._write("truncate", {"keep_first": keep_first, "keep_last": keep_last}, expected_version)
+        args = {"keep_first": keep_first, "keep_last": keep_last}
+        return self.write("truncate", args, expected_version=expected_version)
 
     def set_messages(self, messages: Iterable[Message], *, expected_version: int | None = None) -> int:
-        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
-            raise InvalidArgument("messages must be a list of messages", field="messages")
-        return self._write(
-            "set_messages", {"messages": [_message_json(m) for m in messages]}, expected_version
-        )
+        return self.write("set_messages", {"messages": messages}, expected_version=expected_version)
 
     def set_usage(self, usage: TokenUsage | None, *, expected_version: int | None = None) -> int:
-        return self._write("set_usage", {"usage": _usage_json(usage)}, expected_version)
+        return self.write("set_usage", {"usage": usage}, expected_version=expected_version)
 
     def move(self, from_index: int, to_index: int, *, expected_version: int | None = None) -> int:
-        return self._write("move", {"from_index": from_index, "to_index": to_index}, expected_version)
+        args = {"from_index": from_index, "to_index": to_index}
+        return self.write("move", args, expected_version=expected_version)
 
     def record_exchange(
         self,
@@ -275,21 +274,36 @@ class RemoteSession:
         *,
         expected_version: int | None = None,
     ) -> int:
-        body = {"prompt": prompt, "response": response, "usage": _usage_json(usage)}
-        return self._write("record_exchange", body, expected_version)
+        args = {"prompt": prompt, "response": response, "usage": usage}
+        return self.write("record_exchange", args, expected_version=expected_version)
 
 
-_INTEGER_FIELDS = ("index", "from_index", "to_index", "n", "keep_first", "keep_last", "expected_version")
-
-
-def _refuse_float_integers(body: Mapping[str, Any]) -> None:
+def _integer(name: str, value: Any) -> Any:
     """Refuse 1.0 where SessionService wants an int, as it does: JSON has one number type, so the
     server reads 1.0 as 1 (JSON Schema's "integer" includes it) and cannot tell them apart."""
-    usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
-    fields = [*((k, body.get(k)) for k in _INTEGER_FIELDS), *((f"usage.{k}", v) for k, v in usage.items())]
-    for name, value in fields:
-        if isinstance(value, float):
-            raise InvalidArgument(f"{name} must be an integer (got {value!r})", field=name)
+    if isinstance(value, float):
+        raise InvalidArgument(f"{name} must be an integer (got {value!r})", field=name)
+    return value
+
+
+def _as_json(param: ops.Param, value: Any) -> Any:
+    """An argument as the API's body takes it, by its declared kind; anything else is sent as it is,
+    for the server to explain."""
+    if param.kind in (ops.Kind.POSITION, ops.Kind.COUNT):
+        return _integer(param.name, value)
+    if param.kind is ops.Kind.MESSAGE:
+        return _message_json(value)
+    if param.kind is ops.Kind.MESSAGES:
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+            raise InvalidArgument("messages must be a list of messages", field="messages")
+        return [_message_json(m) for m in value]
+    if param.kind is ops.Kind.USAGE:
+        usage = _usage_json(value)
+        if isinstance(usage, Mapping):
+            for key, number in usage.items():
+                _integer(f"usage.{key}", number)
+        return usage
+    return value
 
 
 def connect(base_url: str, api_key: str, **options: Any) -> Connection:

@@ -184,6 +184,11 @@ else:
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1500}}
     }
 
+# Live feeds: how often each websocket re-checks its user, its groups, presence and the session version.
+ZYN_LIVE_TICK_SECONDS = float(os.environ.get("ZYN_LIVE_TICK_SECONDS", "15"))
+# 0: every watcher renders its own frames, for bench/bench_fanout.py's comparison with shared renders.
+ZYN_LIVE_SHARED_RENDER = os.environ.get("ZYN_LIVE_SHARED_RENDER", "1") != "0"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -256,9 +261,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
-# ---------------------------------------------------------------- JSON API (issue 6)
-# Requests per API key in any window of this many seconds (sliding; sessions_app/ratelimit.py), shared
-# through REDIS_URL when set, else counted per process; 0 disables rate limiting.
+# ---------------------------------------------------------------- JSON API
+# Requests per API key in any window of this many seconds (sliding; sessions_app/services/ratelimit.py),
+# shared through REDIS_URL when set, else counted per process; 0 disables rate limiting.
 ZYN_API_RATE_LIMIT = int(os.environ.get("ZYN_API_RATE_LIMIT", "1200"))
 ZYN_API_RATE_WINDOW = int(os.environ.get("ZYN_API_RATE_WINDOW", "60"))
 # Largest JSON request body (bytes); larger → 413 before the body is read.

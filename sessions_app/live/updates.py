@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import re
 import threading
 import time
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
@@ -367,7 +367,7 @@ def _shared(
 
 async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
     """Render once per ``key`` in this process; concurrent and later callers share the result."""
-    if os.environ.get("ZYN_LIVE_SHARED_RENDER", "1") == "0":  # for bench/bench_fanout.py's comparison
+    if not settings.ZYN_LIVE_SHARED_RENDER:
         stats["renders"] += 1
         return await database_sync_to_async(render)(*args)
     future, started = _shared(_renders, key, math.inf, render, *args)
@@ -412,7 +412,7 @@ def presence_html(watchers: list[dict[str, Any]], me: int) -> str:
 
 def tick_seconds() -> float:
     """How often each socket re-checks its user, its groups, presence and the session version."""
-    return float(os.environ.get("ZYN_LIVE_TICK_SECONDS", "15"))
+    return float(settings.ZYN_LIVE_TICK_SECONDS)
 
 
 def is_uuid(text: object) -> bool:

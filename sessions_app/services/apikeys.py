@@ -4,9 +4,8 @@ Key format: ``zyn_<prefix>_<secret>``. The prefix (public, unique) finds the row
 sha256(secret) is stored. The secret has 256 bits of entropy, so a fast hash is enough (no
 password stretching needed) and comparison uses ``hmac.compare_digest``.
 
-Rate limiting: a sliding window per key, shared through Redis when REDIS_URL is set (see
-sessions_app/ratelimit.py); without Redis each process counts on its own, so N daphne processes allow N
-times the limit.
+Rate limiting: a sliding window per key (services/ratelimit.py), shared through Redis when REDIS_URL is set;
+without Redis each process counts on its own, so N daphne processes allow N times the limit.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sessions_app.domain.errors import InvalidArgument
@@ -37,42 +37,60 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def _checked_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
+        raise InvalidArgument("name must be 1-100 characters of text", field="name")
+    return name.strip()
+
+
+def _checked_scope(scope: str) -> str:
+    if scope not in ApiKey.Scope.values:
+        raise InvalidArgument(f"scope must be one of {', '.join(ApiKey.Scope.values)}", field="scope")
+    return scope
+
+
+def _name_taken(name: str) -> InvalidArgument:
+    return InvalidArgument(f"an API key named {name!r} already exists", field="name")
+
+
 def create_key(
     name: str, scope: str = ApiKey.Scope.READ, created_by: object | None = None
 ) -> tuple[ApiKey, str]:
     """Create a key; returns (row, raw key). The raw key is not stored anywhere: show it once."""
-    if not isinstance(name, str) or not name.strip() or len(name) > 100 or "\x00" in name:
-        raise InvalidArgument("name must be 1-100 characters of text", field="name")
-    if scope not in ApiKey.Scope.values:
-        raise InvalidArgument(f"scope must be one of {', '.join(ApiKey.Scope.values)}", field="scope")
+    name, scope = _checked_name(name), _checked_scope(scope)
     secret = secrets.token_urlsafe(SECRET_BYTES)
     for _ in range(5):  # a prefix collision is astronomically rare; retry rather than fail
         prefix = secrets.token_hex(PREFIX_BYTES)
         try:
             with transaction.atomic():
                 row = ApiKey.objects.create(
-                    name=name.strip(),
+                    name=name,
                     prefix=prefix,
                     secret_hash=hash_secret(secret),
                     scope=scope,
                     created_by=created_by,
                 )
         except IntegrityError:
-            if ApiKey.objects.filter(name=name.strip()).exists():
-                raise InvalidArgument(
-                    f"an API key named {name.strip()!r} already exists", field="name"
-                ) from None
+            if ApiKey.objects.filter(name=name).exists():
+                raise _name_taken(name) from None
             continue
         return row, f"{KEY_PREFIX}_{prefix}_{secret}"
     raise RuntimeError("could not allocate a unique key prefix")
 
 
-def assign_secret(row: ApiKey) -> str:
-    """Give an unsaved ApiKey (e.g. from the admin form) a fresh prefix + secret; returns the raw key."""
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    row.prefix = secrets.token_hex(PREFIX_BYTES)
-    row.secret_hash = hash_secret(secret)
-    return f"{KEY_PREFIX}_{row.prefix}_{secret}"
+def update_key(row: ApiKey, *, name: str, scope: str) -> None:
+    """Rename a key or change its scope; its secret, and so the raw key, stay."""
+    row.name, row.scope = _checked_name(name), _checked_scope(scope)
+    try:
+        with transaction.atomic():
+            row.save(update_fields=["name", "scope"])
+    except IntegrityError:
+        raise _name_taken(row.name) from None
+
+
+def delete_keys(rows: QuerySet[ApiKey]) -> None:
+    """Delete keys outright (revoke keeps the row, and the name of its writes' actor, on record)."""
+    rows.delete()
 
 
 def revoke(row: ApiKey) -> None:
@@ -112,7 +130,7 @@ def verify(raw: str) -> ApiKey | None:
 
 def check_rate(row: ApiKey, *, now: float | None = None) -> RateDecision:
     """Count one request of ``row`` if it may pass: ZYN_API_RATE_LIMIT per ZYN_API_RATE_WINDOW seconds,
-    sliding (sessions_app/ratelimit.py); a limit of 0 disables limiting. ``now``: seconds since the epoch."""
+    sliding (services/ratelimit.py); a limit of 0 disables limiting. ``now``: seconds since the epoch."""
     limit = int(settings.ZYN_API_RATE_LIMIT)
     if limit <= 0:
         return RateDecision(True, 0, 0)

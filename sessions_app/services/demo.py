@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
+from collections.abc import Callable
 
+from sessions_app import models
+from sessions_app.domain.errors import SessionError
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services import SessionService
+
+Program = tuple[str, str, list[str] | None]  # (name, kind of answer, labels)
 
 PROGRAMS = [
     ("ticket-triage", "classification", ["billing", "bug", "feature-request", "account", "outage"]),
@@ -133,7 +139,7 @@ def _usage(rng: random.Random) -> TokenUsage:
     return TokenUsage(prompt=prompt, completion=completion, total=prompt + completion)
 
 
-def exchange(rng: random.Random, program: tuple[str, str, list[str] | None]) -> tuple[str, str, TokenUsage]:
+def exchange(rng: random.Random, program: Program) -> tuple[str, str, TokenUsage]:
     _, kind, labels = program
     subject = rng.choice(SUBJECTS)
     return _prompt(kind, subject, labels), _answer(kind, subject, labels, rng), _usage(rng)
@@ -182,3 +188,53 @@ def seed(count: int = 20, big: int = 10_000, seed_value: int = 7, progress=None)
     if progress:
         progress(1)
     return made
+
+
+def has_demo_data() -> bool:
+    return models.Session.objects.filter(metadata__demo=True).exists()
+
+
+def simulated_sessions(count: int, rng: random.Random) -> list[tuple[SessionService, Program]]:
+    """``count`` new sessions for simulate(), each with a program and that program's system prompt."""
+    made = []
+    for i in range(count):
+        program = PROGRAMS[i % len(PROGRAMS)]
+        s = SessionService.new(
+            name=f"{program[0]} (simulated #{i + 1})",
+            metadata={"program": program[0], "env": "simulate", "user_id": f"u-{rng.randint(100, 999)}"},
+        )
+        s.append("system", SYSTEM_PROMPT, actor="system")
+        made.append((s, program))
+    return made
+
+
+def simulate(
+    targets: list[tuple[SessionService, Program]],
+    rate: float,
+    duration: float,
+    rng: random.Random,
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_failure: Callable[[str], None] | None = None,
+) -> int:
+    """Record ``rate * duration`` exchanges, ``rate`` per second, round-robin over ``targets``, as their
+    programs would. Returns how many writes failed (e.g. the session was deleted meanwhile)."""
+    total = int(rate * duration)
+    started = time.perf_counter()
+    failed = 0
+    for i in range(total):
+        # Paced against the start time, so a slow write is caught up instead of drifting.
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        session, program = targets[i % len(targets)]
+        prompt, answer, usage = exchange(rng, program)
+        try:
+            session.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
+        except SessionError as exc:
+            failed += 1
+            if on_failure is not None:
+                on_failure(f"write to {session.id} failed: {exc}")
+        if progress is not None:
+            progress(1)
+    return failed

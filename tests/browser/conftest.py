@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+
+from tests.live_servers import free_port
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are still
 # synchronous and safe here.
@@ -17,14 +18,7 @@ PORTS = range(8100, 8200)  # this project's share of ports on the shared machine
 
 
 def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    return free_port(PORTS)
 
 
 # pytest-django's live_server reads this once, when the session-scoped server starts.
@@ -43,24 +37,50 @@ def browser():
         chromium.close()
 
 
+def new_page(browser, base_url: str, timeout_ms: int = 10_000):  # noqa: ANN001, ANN201
+    """A page in a browser context of its own (its own cookies: a person of their own)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+    context.set_default_timeout(timeout_ms)
+    return context.new_page()
+
+
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    pg = context.new_page()
+    pg = new_page(browser, live_server.url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def login_cookie(user) -> dict:  # noqa: ANN001
     """A session cookie for ``user``, the way Client.force_login makes one."""
     from django.conf import settings
-    from django.test import Client
 
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    return {"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "domain": "127.0.0.1", "path": "/"}
+    from tests.live_support import session_cookie
+
+    return {
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": session_cookie(user),
+        "domain": "127.0.0.1",
+        "path": "/",
+    }
+
+
+def sign_in(page, user):  # noqa: ANN001, ANN201
+    """``page`` signed in as ``user`` with a session cookie (no login form to go through)."""
+    page.context.add_cookies([login_cookie(user)])
+    return page
+
+
+def log_in(page, username: str):  # noqa: ANN001, ANN201
+    """``page`` signed in through the login form (the password: tests.live_support.PASSWORD)."""
+    from tests.live_support import PASSWORD
+
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
 
 
 def off_loop(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
@@ -84,18 +104,6 @@ def off_loop(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
 
 
 @pytest.fixture
-def editor_user():  # noqa: ANN201
-    from django.contrib.auth.models import Group, User
-
-    from sessions_app.roles import EDITORS
-
-    user = User.objects.create_user("edna", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=EDITORS))
-    return user
-
-
-@pytest.fixture
 def signed_in(page, editor_user):  # noqa: ANN001, ANN201
-    """A page signed in as an editor (a session cookie: no login form to go through)."""
-    page.context.add_cookies([login_cookie(editor_user)])
-    return page
+    """A page signed in as an editor (tests/conftest.py's editor_user)."""
+    return sign_in(page, editor_user)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services import SessionService
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,8 +19,7 @@ document.addEventListener("securitypolicyviolation", (e) => window.__violations.
 """
 
 
-def test_no_page_reports_a_content_security_policy_violation(page):
-    root = User.objects.create_superuser("root", "root@example.com", "a-long-test-password")
+def test_no_page_reports_a_content_security_policy_violation(page, admin_user):
     s = off_loop(SessionService.new, name="csp", metadata={"program": "csp"})
     off_loop(s.set_messages, [Message("system", "Be brief."), Message("user", '{"q": [1, 2]}')])
     for i in range(3):
@@ -38,7 +36,7 @@ def test_no_page_reports_a_content_security_policy_violation(page):
         assert page.evaluate("window.__violations") == [], path
 
     visit("/accounts/login/", "form input[name=password]")
-    page.context.add_cookies([login_cookie(root)])
+    sign_in(page, admin_user)
     visit("/", "#session-table .session-row")
     visit(f"/sessions/{s.id}/", "#usage-bars > li")
     # The chart is drawn: its bars' style attributes apply (the one exception the policy makes).

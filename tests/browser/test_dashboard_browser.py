@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from sessions_app.domain.types import Message
 from sessions_app.services import SessionService
+from tests.live_support import PASSWORD
 
 from .conftest import off_loop
 
@@ -46,8 +47,8 @@ def test_log_in_and_find_a_session_by_a_word_of_its_content(page, editor_user, c
     off_loop(lambda: SessionService.new(name="unrelated").append("user", "nothing to see"))
     page.goto("/")
     assert "/accounts/login/" in page.url
-    page.fill("#id_username", "edna")
-    page.fill("#id_password", "a-long-test-password")
+    page.fill("#id_username", editor_user.username)
+    page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("#session-table")
     assert page.locator("tr.session-row").count() == 2

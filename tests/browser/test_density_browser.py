@@ -1,4 +1,4 @@
-"""What an operator sees on the detail page (issue 16, items 9 and 10): JSON folded to its keys and
+"""What an operator sees on the detail page: JSON folded to its keys and
 highlighted when opened, a prompt's schema folded, row actions findable without hovering, and a usage
 chart with axes, in light and dark mode."""
 
@@ -10,16 +10,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
 from sessions_app.domain.types import TokenUsage
 from sessions_app.models import SessionEvent
-from sessions_app.roles import EDITORS
 from sessions_app.services import SessionService, demo
 from sessions_app.web.display import pretty_json
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,10 +36,9 @@ BIGGEST = 2**63 - 1
 
 
 @pytest.fixture
-def signed_in(page):
-    user = User.objects.create_user("dena", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=EDITORS))
-    page.context.add_cookies([login_cookie(user)])
+def signed_in(signed_in):  # noqa: ANN001, ANN201
+    """The editor's page, recording the page's uncaught exceptions."""
+    page = signed_in
     page.script_errors = []  # uncaught exceptions (the test server has no websockets: its 404s are not these)
     page.on("pageerror", lambda error: page.script_errors.append(error))
     return page

@@ -1,8 +1,8 @@
 """Browser: from the session page open the history, view an old version, restore it, and a second
 browser sees the restored session.
 
-Real Chromium through Playwright against Django's live server (tests/browser/conftest.py). The live
-feed (issue 4) is not on main yet, so the second browser sees the restore after a reload.
+Real Chromium through Playwright against Django's live server (tests/browser/conftest.py), which has no
+websockets: the second browser sees the restore after a reload (the live feed: tests/test_live_browser.py).
 """
 
 from __future__ import annotations
@@ -10,24 +10,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
 from sessions_app.domain.types import Message, TokenUsage
-from sessions_app.roles import EDITORS, ensure_role_groups
+from sessions_app.roles import EDITOR
 from sessions_app.services import SessionService
-from tests.browser.conftest import off_loop
+from tests.browser.conftest import log_in, new_page, off_loop
+from tests.live_support import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-not-secret-123"
-
 
 def seed() -> SessionService:
-    ensure_role_groups()
-    for name in ("erin", "ed"):
-        user = User.objects.create_user(name, password=PASSWORD)
-        user.groups.add(Group.objects.get(name=EDITORS))
+    make_user("ed", EDITOR)  # a second editor; the first is the editor_user fixture's "erin"
     s = SessionService.new(name="triage")
     s.append("system", "Answer in JSON.", actor="api:bot")  # v1
     s.record_exchange("Classify: refund please", '{"decision": "billing"}', TokenUsage(10, 5, 15))  # v2
@@ -36,18 +31,10 @@ def seed() -> SessionService:
 
 
 def signed_in(browser, live_server, username: str):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
+    return log_in(new_page(browser, live_server.url, timeout_ms=15_000), username)
 
 
-def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, live_server):
+def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, live_server, editor_user):
     # Writes publish after commit through async_to_sync, which cannot run on Playwright's loop.
     s = off_loop(seed)
     first = signed_in(browser, live_server, "erin")
@@ -82,7 +69,7 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert "Classify: refund please" in first.inner_text("main")
     assert s.version() == 4 and s.len() == 3
 
-    # No live feed yet (issue 4): the second browser sees the restored session after a reload.
+    # The second browser sees the restored session after a reload.
     second.reload()
     assert second.inner_text("#session-header .version") == "v4"
     assert "Classify: refund please" in second.inner_text("main")
@@ -103,8 +90,10 @@ def test_view_an_old_version_restore_it_and_a_second_browser_sees_it(browser, li
     assert s.version() == 5
 
 
-def test_a_long_edit_in_the_history_is_folded_and_show_all_unfolds_it_without_script(browser, live_server):
-    """Issue 16 item 8: the edit's entry shows the changed words (struck red / green), folded to the
+def test_a_long_edit_in_the_history_is_folded_and_show_all_unfolds_it_without_script(
+    browser, live_server, editor_user
+):
+    """The edit's entry shows the changed words (struck red / green), folded to the
     changes; "Show all" (a <details>, no JavaScript) shows the whole text with the same marks."""
 
     def make() -> SessionService:

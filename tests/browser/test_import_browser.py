@@ -6,24 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
 from sessions_app import models
-from sessions_app.roles import EDITORS, ensure_role_groups
 from sessions_app.services import SessionService
-from tests.browser.conftest import off_loop
+from tests.browser.conftest import log_in, new_page, off_loop
 from tests.browser.test_csp_browser import LISTEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-not-secret-123"
-
 
 def seed() -> SessionService:
-    ensure_role_groups()
-    user = User.objects.create_user("erin", password=PASSWORD)
-    user.groups.add(Group.objects.get(name=EDITORS))
     original = SessionService.new(name="already here")
     original.append("user", "the original", actor="erin")
     return original
@@ -51,21 +44,15 @@ def jsonl(original_id: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def signed_in(browser, live_server):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/accounts/login/")
-    page.fill("#id_username", "erin")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
+@pytest.fixture
+def signed_in(browser, live_server, editor_user):  # noqa: ANN001, ANN201
+    """An editor's page, signed in through the login form."""
+    return log_in(new_page(browser, live_server.url, timeout_ms=15_000), editor_user.username)
 
 
-def test_upload_preview_and_import_with_an_existing_id_as_new(browser, live_server):
+def test_upload_preview_and_import_with_an_existing_id_as_new(signed_in, live_server):
     original = off_loop(seed)
-    page = signed_in(browser, live_server)
+    page = signed_in
     page.context.add_init_script(LISTEN)  # every Content-Security-Policy violation the page reports
     page.goto("/")
     page.click("a.import-link")
@@ -110,9 +97,9 @@ def test_upload_preview_and_import_with_an_existing_id_as_new(browser, live_serv
     expect(page.locator("#session-header")).to_contain_text("same id")
 
 
-def test_a_file_with_errors_lists_them_by_line_and_offers_no_import(browser, live_server):
+def test_a_file_with_errors_lists_them_by_line_and_offers_no_import(signed_in):
     off_loop(seed)
-    page = signed_in(browser, live_server)
+    page = signed_in
     page.goto("/import/")
     bad = b'{"name": "ok", "messages": []}\n{"messages": [{"role": "robot", "content": "x"}]}\n{oops\n'
     page.set_input_files(

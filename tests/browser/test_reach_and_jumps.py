@@ -1,4 +1,4 @@
-"""Every control is reachable, and jumps land where the operator looks (issue 16, defects 1 and 6)."""
+"""Every control is reachable, and jumps land where the operator looks."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ def long_session(count: int) -> SessionService:
     s = off_loop(SessionService.new, name=f"long {count}")
     roles = ("user", "assistant")
     off_loop(s.set_messages, [Message(roles[i % 2], f"message {i}. {WORDY}") for i in range(count)])
+    return s
+
+
+def open_long_session(page, count: int) -> SessionService:  # noqa: ANN001
+    """A session of ``count`` messages, open in ``page`` at 1280×800."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    s = long_session(count)
+    page.goto(f"/sessions/{s.id}/")
     return s
 
 
@@ -93,9 +101,7 @@ def focused_row_band(page) -> tuple[str, float]:  # noqa: ANN001
 
 def test_jump_to_an_index_lands_it_in_the_middle_of_the_window_and_marks_it(signed_in):
     page = signed_in
-    page.set_viewport_size({"width": 1280, "height": 800})
-    s = long_session(1000)
-    page.goto(f"/sessions/{s.id}/")
+    open_long_session(page, 1000)
     page.fill("#jump-at", "950")
     page.press("#jump-at", "Enter")
     expect(page.locator("#message-950")).to_be_focused()
@@ -106,9 +112,7 @@ def test_jump_to_an_index_lands_it_in_the_middle_of_the_window_and_marks_it(sign
 
 def test_last_opens_at_the_newest_message(signed_in):
     page = signed_in
-    page.set_viewport_size({"width": 1280, "height": 800})
-    s = long_session(1000)
-    page.goto(f"/sessions/{s.id}/")
+    open_long_session(page, 1000)
     page.click(".window-nav a:has-text('Last')")
     expect(page.locator("#message-999")).to_be_focused()
     assert in_viewport(page, "#message-999 .msg-head")
@@ -117,9 +121,7 @@ def test_last_opens_at_the_newest_message(signed_in):
 
 def test_drag_and_drop_keeps_the_page_in_place_and_marks_the_moved_message(signed_in):
     page = signed_in
-    page.set_viewport_size({"width": 1280, "height": 800})
-    s = long_session(250)
-    page.goto(f"/sessions/{s.id}/")
+    s = open_long_session(page, 250)
     # Scrolling loaded the second window under the first: the page shows #0-#199.
     page.locator("li.more.after").scroll_into_view_if_needed()
     page.wait_for_selector("#message-152")

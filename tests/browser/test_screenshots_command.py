@@ -5,20 +5,20 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from sessions_app.domain.types import TokenUsage
+from sessions_app.roles import ADMIN
 from sessions_app.services import SessionService
+from tests.live_support import make_user
 
 from .conftest import _free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
-    User.objects.create_superuser("shooter", password="not-used-here")
+def test_screenshots_command_writes_pngs_of_both_pages(tmp_path, admin_user):
     s = SessionService.new(name="screenshot me")
     s.append("system", "Be brief.")
     s.record_exchange("hello", '{"ok": true}', TokenUsage(10, 5, 15))
@@ -45,6 +45,6 @@ def test_screenshots_command_writes_pngs_of_both_pages(tmp_path):
 def test_screenshots_command_explains_what_is_missing(tmp_path):
     with pytest.raises(CommandError, match="ensure_operator"):
         call_command("screenshots", out=str(tmp_path))
-    User.objects.create_superuser("shooter", password="not-used-here")
+    make_user("shooter", ADMIN)
     with pytest.raises(CommandError, match="seed_demo"):
         call_command("screenshots", out=str(tmp_path))

@@ -1,4 +1,4 @@
-"""Search shows where it found the words (issue 16, item 7), in Chromium: the snippet with the words
+"""Search shows where it found the words, in Chromium: the snippet with the words
 marked, its link to the message with the words marked there, previous/next between the matches, and the
 reset link after a search as you type."""
 
@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 
 from sessions_app.domain.types import Message
-from sessions_app.roles import VIEWERS
 from sessions_app.services import SessionService
 
-from .conftest import login_cookie, off_loop
+from .conftest import off_loop, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,11 +21,9 @@ HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title=
 
 
 @pytest.fixture
-def signed_in(page):
-    user = User.objects.create_user("vera", password="a-long-test-password")
-    user.groups.add(Group.objects.get(name=VIEWERS))
-    page.context.add_cookies([login_cookie(user)])
-    return page
+def signed_in(page, viewer_user):  # noqa: ANN001, ANN201
+    """A page signed in as a viewer: search needs no more."""
+    return sign_in(page, viewer_user)
 
 
 @pytest.fixture

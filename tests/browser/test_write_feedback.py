@@ -1,4 +1,4 @@
-"""Feedback after a write, in real Chromium (issue 16, item 13 and two of its leftovers).
+"""Feedback after a write, in real Chromium.
 
 - The notice ("Message #2 removed · saved as v3 · Undo") appears in the status region the page had from the
   start, fades after some seconds but never while hovered or focused; its Undo restores the version before.

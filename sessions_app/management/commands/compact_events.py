@@ -1,8 +1,7 @@
 """Retention: fold old events of sessions into a snapshot, so the event log stops growing forever.
 
-For each session, the events older than --older-than-days (but never the last --keep-last versions)
-are replaced by one SessionSnapshot at the newest of them. History, diff and restore keep working
-from that snapshot on; the versions before it are no longer viewable.
+For each session, the events older than --older-than-days (but never the last --keep-last versions) are
+replaced by one SessionSnapshot at the newest of them (services/history.py).
 """
 
 from __future__ import annotations
@@ -11,31 +10,10 @@ import uuid
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from tqdm import tqdm
 
-from sessions_app import history, models
-
-
-def compact_session(session_id: uuid.UUID, cutoff_version: int, keep_last: int) -> int:
-    """Fold the events up to ``cutoff_version`` (and older than the last ``keep_last``) into a snapshot.
-
-    Returns the number of events removed. Takes the session's row lock, like every write, so no
-    write and no restore (which replays under that lock) sees the log half compacted.
-    """
-    with transaction.atomic():
-        row = models.Session.objects.select_for_update(of=("self",)).filter(pk=session_id).first()
-        if row is None:
-            return 0
-        upto = min(cutoff_version, row.version - keep_last)
-        if upto <= history.oldest_version(session_id):
-            return 0
-        history.take_snapshot(session_id, upto)
-        removed, _ = models.SessionEvent.objects.filter(session_id=session_id, version__lte=upto).delete()
-        models.SessionSnapshot.objects.filter(session_id=session_id, version__lt=upto).delete()
-        return removed
+from sessions_app.services import history as history_writes
 
 
 class Command(BaseCommand):
@@ -69,32 +47,24 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--session must be a session id: {exc}") from None
 
-        cutoff = timezone.now() - timedelta(days=days)
-        old = models.SessionEvent.objects.filter(created_at__lt=cutoff)
-        if only:
-            old = old.filter(session_id__in=only)
-        candidates = list(old.values_list("session_id").annotate(upto=Max("version")).order_by("session_id"))
+        candidates = history_writes.compaction_candidates(timezone.now() - timedelta(days=days), only)
         if options["dry_run"]:
-            versions = dict(
-                models.Session.objects.filter(pk__in=[c[0] for c in candidates]).values_list("pk", "version")
-            )
-            total = sum(
-                max(0, min(upto, versions.get(pk, 0) - keep_last) - history.oldest_version(pk))
-                for pk, upto in candidates
-            )
+            total = history_writes.events_to_compact(candidates, keep_last)
             self.stdout.write(
                 f"Would compact up to {total} events of {len(candidates)} session(s) (dry run)."
             )
             return
 
-        sessions = events = 0
-        progress = tqdm(candidates, desc="compacting", unit="session", disable=options["verbosity"] == 0)
-        for session_id, upto in progress:
-            removed = compact_session(session_id, upto, keep_last)
-            if removed:
-                sessions += 1
-                events += removed
-                progress.set_postfix(events=events)
+        quiet = options["verbosity"] == 0
+        with tqdm(total=len(candidates), desc="compacting", unit="session", disable=quiet) as bar:
+
+            def advance(events: int) -> None:
+                bar.update(1)
+                bar.set_postfix(events=events)
+
+            done = history_writes.compact(candidates, keep_last, progress=advance)
         self.stdout.write(
-            self.style.SUCCESS(f"Compacted {events} events of {sessions} session(s) into snapshots.")
+            self.style.SUCCESS(
+                f"Compacted {done.events} events of {done.sessions} session(s) into snapshots."
+            )
         )

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import validate_email
-from django.db import transaction
 
 from sessions_app import roles
+from sessions_app.domain.errors import InvalidArgument
+from sessions_app.services import accounts
 
 
 class Command(BaseCommand):
@@ -49,9 +46,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        User = get_user_model()
         username, role = options["username"], options["role"]
-        existing = User.objects.filter(username=username).first()
+        existing = accounts.find_account(username)
         if options["change_role"]:
             self._change_role(existing, username, role, options)
             return
@@ -60,27 +56,19 @@ class Command(BaseCommand):
                 f"an account named {username!r} already exists (role: {roles.role_of(existing) or 'none'}); "
                 f"to change its role: manage.py create_account {username} --role {role} --change-role"
             )
-        user = User(username=username, email=options["email"])
-        self._check(user)
-        password = self._given_password(options)
-        generated = password is None
-        if generated:
-            password = secrets.token_urlsafe(12)
-        else:
-            try:
-                password_validation.validate_password(password, user)
-            except ValidationError as exc:
-                raise CommandError("password refused: " + " ".join(exc.messages)) from None
-        user.set_password(password)
-        with transaction.atomic():
-            roles.assign_role(user, role, staff=options["staff"])
-        if not generated:
+        try:
+            user = accounts.new_account(username, options["email"])
+            password = self._given_password(options)
+            generated = accounts.create_account(user, role, staff=options["staff"], password=password)
+        except InvalidArgument as exc:
+            raise CommandError(exc.message) from None
+        if generated is None:
             self.stdout.write(f"Created {role} account {username!r} with the password given.")
             return
         bar = "=" * 64
         self.stdout.write(
             f"{bar}\nCreated {role} account (password shown once, write it down):\n"
-            f"  username: {username}\n  password: {password}\n{bar}"
+            f"  username: {username}\n  password: {generated}\n{bar}"
         )
 
     def _change_role(self, user: Any, username: str, role: str, options: dict[str, Any]) -> None:
@@ -91,22 +79,8 @@ class Command(BaseCommand):
                 "--change-role changes the role only; use manage.py changepassword for the password"
                 + (" and the admin for the email" if options["email"] else "")
             )
-        before = roles.role_of(user) or "none"
-        with transaction.atomic():
-            roles.assign_role(user, role, staff=options["staff"])
+        before = accounts.change_role(user, role, staff=options["staff"])
         self.stdout.write(f"{username}: role {before} → {role}.")
-
-    @staticmethod
-    def _check(user: Any) -> None:
-        field = user._meta.get_field(user.USERNAME_FIELD)
-        try:
-            field.run_validators(user.get_username())
-            if not user.get_username():
-                raise ValidationError("the username is empty")
-            if user.email:
-                validate_email(user.email)
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
 
     @staticmethod
     def _given_password(options: dict[str, Any]) -> str | None:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import secrets
-
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from sessions_app.services import accounts
 
 
 class Command(BaseCommand):
@@ -13,12 +12,10 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="operator")
 
     def handle(self, *args: object, **options: object) -> None:
-        User = get_user_model()
-        if User.objects.filter(is_superuser=True, is_active=True).exists():
+        password = accounts.ensure_operator(options["username"])
+        if password is None:
             self.stdout.write("An operator account already exists; no account created.")
             return
-        password = secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=options["username"], email="", password=password)
         bar = "=" * 64
         self.stdout.write(
             f"{bar}\nCreated operator account (shown once, write it down):\n"

@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from sessions_app.models import Session
-from sessions_app.services.demo import seed
+from sessions_app.services.demo import has_demo_data, seed
 
 
 class Command(BaseCommand):
@@ -16,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="add demo sessions even if some exist")
 
     def handle(self, *args: object, **options: object) -> None:
-        if not options["force"] and Session.objects.filter(metadata__demo=True).exists():
+        if not options["force"] and has_demo_data():
             self.stdout.write("Demo data already present; skipping (use --force to add more).")
             return
         with tqdm(total=options["count"], desc="demo sessions", unit="session") as bar:

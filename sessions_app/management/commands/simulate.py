@@ -18,8 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from sessions_app.domain.errors import SessionError
-from sessions_app.services import SessionService
-from sessions_app.services.demo import PROGRAMS, SYSTEM_PROMPT, exchange
+from sessions_app.services import SessionService, demo
 
 
 class Command(BaseCommand):
@@ -55,21 +54,8 @@ class Command(BaseCommand):
         targets = self._targets(options, rng)
         total = int(rate * duration)
         started = time.perf_counter()
-        failed = 0
         with tqdm(total=total, desc="writes", unit="write") as bar:
-            for i in range(total):
-                # Paced against the start time, so a slow write is caught up instead of drifting.
-                delay = started + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                session, program = targets[i % len(targets)]
-                prompt, answer, usage = exchange(rng, program)
-                try:
-                    session.record_exchange(prompt, answer, usage, actor=f"api:{program[0]}")
-                except SessionError as exc:  # e.g. the session was deleted meanwhile
-                    failed += 1
-                    bar.write(f"write to {session.id} failed: {exc}")
-                bar.update(1)
+            failed = demo.simulate(targets, rate, duration, rng, progress=bar.update, on_failure=bar.write)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -78,24 +64,17 @@ class Command(BaseCommand):
             )
         )
 
-    def _targets(self, options: dict, rng: random.Random) -> list[tuple[SessionService, tuple]]:
+    def _targets(self, options: dict, rng: random.Random) -> list[tuple[SessionService, demo.Program]]:
         targets = []
         for session_id in options["session"]:
             try:
-                targets.append((SessionService.get(session_id), rng.choice(PROGRAMS)))
+                targets.append((SessionService.get(session_id), rng.choice(demo.PROGRAMS)))
             except SessionError as exc:
                 raise CommandError(str(exc)) from None
         count = int(options["sessions"]) if not options["session"] else 0
         if count < 0 or count > 1000:
             raise CommandError(f"--sessions must be between 0 and 1000 (got {count})")
-        for i in range(count):
-            program = PROGRAMS[i % len(PROGRAMS)]
-            s = SessionService.new(
-                name=f"{program[0]} (simulated #{i + 1})",
-                metadata={"program": program[0], "env": "simulate", "user_id": f"u-{rng.randint(100, 999)}"},
-            )
-            s.append("system", SYSTEM_PROMPT, actor="system")
-            targets.append((s, program))
+        targets += demo.simulated_sessions(count, rng)
         if not targets:
             raise CommandError("nothing to drive: give --sessions N (N > 0) or --session ID")
         self.stdout.write("Driving: " + ", ".join(str(s.id) for s, _ in targets))
