@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from sessions_app import models
 from sessions_app.domain import order_keys
-from sessions_app.domain.order_keys import LARGEST, LOWEST, Respacing
+from sessions_app.domain.order_keys import GAP, LARGEST, LOWEST, Respacing
 from sessions_app.domain.types import Message
 from sessions_app.selectors import ranks
 from sessions_app.services.sql import db_value, execute, query, table
@@ -31,8 +31,7 @@ def insert_messages(session_id: uuid.UUID, keys: Sequence[int], messages: Sequen
 
     Hand-written: the ORM's bulk_create spent most of a large import preparing each field of each row.
     """
-    now = db_value(models.Message, "created_at", timezone.now())
-    pk = db_value(models.Message, "session_id", session_id)
+    now, pk = _now(), db_value(models.Message, "session_id", session_id)
     for start in range(0, len(messages), INSERT_BATCH):
         batch = messages[start : start + INSERT_BATCH]
         params: list[Any] = []
@@ -43,6 +42,10 @@ def insert_messages(session_id: uuid.UUID, keys: Sequence[int], messages: Sequen
             f" VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(batch))}",
             params,
         )
+
+
+def _now() -> Any:
+    return db_value(models.Message, "created_at", timezone.now())
 
 
 class Rows:
@@ -65,6 +68,22 @@ class Rows:
         sql, params, backwards = ranks.keys_sql(self.session_id, start, count, self.length)
         keys = [key for (key,) in query(sql, params)]
         return keys[::-1] if backwards else keys
+
+    def slot(self, index: int) -> tuple[str, list[Any]]:
+        """A SELECT of one free key ``k`` before the row at ``index``, read by the statement that
+        writes it (one round trip); no row when there is no key left there (``make_room`` respaces)."""
+        if index == 0:
+            return (
+                f"SELECT min(order_key) - {GAP} AS k FROM {self.table} WHERE session_id = %s"
+                f" HAVING min(order_key) >= {LOWEST + GAP}",
+                [self.session],
+            )
+        neighbours, params, _ = ranks.keys_sql(self.session_id, index - 1, 2, self.length)
+        return (
+            "SELECT lo + (hi - lo) / 2 AS k FROM (SELECT min(order_key) AS lo, max(order_key) AS hi"
+            f" FROM ({neighbours}) AS w) AS n WHERE hi - lo > 1",
+            params,
+        )
 
     def make_room(self, index: int, count: int) -> list[int]:
         """Keys for ``count`` new rows at ``index``: after the row at index - 1, before the one at index."""
@@ -134,8 +153,18 @@ class Rows:
         self.length += len(messages)
 
     def insert(self, index: int, message: Message) -> None:
-        insert_messages(self.session_id, self.make_room(index, 1), [message])
+        if index == self.length or not self.insert_into_slot(index, message):
+            insert_messages(self.session_id, self.make_room(index, 1), [message])
         self.length += 1
+
+    def insert_into_slot(self, index: int, message: Message) -> bool:
+        """One INSERT … SELECT of the free key before the row at ``index``; False when there was none."""
+        slot, params = self.slot(index)
+        return 1 == execute(
+            f"INSERT INTO {self.table} (session_id, order_key, role, content, created_at)"
+            f" SELECT %s, n.k, %s, %s, %s FROM ({slot}) AS n",
+            [self.session, message.role, message.content, _now(), *params],
+        )
 
     def remove(self, index: int) -> Message:
         at, params = self.key_at(index)
@@ -150,8 +179,18 @@ class Rows:
         """The row at from_index takes a key between its new neighbours; no other row changes."""
         if from_index == to_index:
             return
-        (key,) = self.make_room(to_index + 1 if from_index < to_index else to_index, 1)
-        at, params = self.key_at(from_index)  # a respace keeps every row's index
+        destination = to_index + 1 if from_index < to_index else to_index  # in the list before the move
+        at, params = self.key_at(from_index)  # (a respace keeps every row's index)
+        if destination < self.length:
+            slot, slot_params = self.slot(destination)
+            moved = execute(
+                f"UPDATE {self.table} SET order_key = n.k FROM ({slot}) AS n"
+                f" WHERE {self.table}.session_id = %s AND {self.table}.order_key = {at}",
+                [*slot_params, self.session, *params],
+            )
+            if moved:
+                return
+        (key,) = self.make_room(destination, 1)
         execute(
             f"UPDATE {self.table} SET order_key = %s WHERE session_id = %s AND order_key = {at}",
             [key, self.session, *params],
