@@ -16,8 +16,8 @@ What is measured (see docs/benchmarks.md, "Session operations"):
 
 * Every Session op on a 10,000-message session, median and p95 in ms: the SessionService call against a raw
   psycopg 3 baseline that gives the same guarantees with the fewest statements a careful hand-written version
-  needs: one transaction, the session row locked FOR UPDATE, the same argument validation, the same two-step
-  set-based position shifts, one version bump and one event row with the same args. Service and raw calls
+  of the same design (sparse order keys) needs: one transaction, the session row locked FOR UPDATE, the same
+  argument validation, one version bump and one event row with the same args. Service and raw calls
   alternate (and alternate which goes first) so machine noise hits both alike; the two sessions receive the
   same ops, and at the end their messages, versions and event logs must be identical.
 * Append throughput, 10,000 single-message calls on a session already holding 10,000 messages.
@@ -54,6 +54,7 @@ DOC_END = "<!-- bench:session-ops:end -->"
 
 SIZE = 10_000
 MIDDLE = SIZE // 2
+GAP = 1 << 32  # between order keys written at the ends (sessions_app.domain.order_keys.GAP)
 TRUNCATE_KEEP = (1, SIZE // 2)  # keep the system prompt and the last 5,000 messages
 
 # Third-party chat stores live in their own tables of the bench database.
@@ -146,17 +147,17 @@ def sample_content(i: int) -> str:
 class RawSession:
     """The same Session ops as SessionService, written by hand with psycopg 3.
 
-    Same guarantees: pure arguments validated by the same checks before BEGIN; one transaction; the
-    session row locked FOR UPDATE; indexes checked under the lock; the same set-based shifts (one UPDATE
-    per shifted range: the unique (session, position) constraint is DEFERRABLE INITIALLY IMMEDIATE on
-    PostgreSQL, checked at the end of the statement; a move is one UPDATE with a CASE); version + 1,
-    message_count and updated_at in one UPDATE; one event row whose args are the service's (so the raw
-    session's event log must equal the service session's). Where one statement can do what the service
-    does in two (DELETE … RETURNING, UPDATE … FROM … RETURNING the old values), the raw version uses
-    one: that is what a hand-written version would do. The writes that only add at the end (append,
-    record_exchange, set_usage) are one statement run without BEGIN/COMMIT, as the service runs them on
-    PostgreSQL: a CTE whose UPDATE locks the session row and returns the version and count that the
-    message and event INSERTs use. Shifts that move no row are skipped, as the service skips them.
+    The floor of the sparse-key design: the same guarantees with the fewest statements. Pure arguments
+    validated by the same checks before BEGIN; one transaction; the session row locked FOR UPDATE (with
+    its last order key); indexes checked under the lock; version + 1, message_count, last_order_key and
+    updated_at in one UPDATE; one event row whose args are the service's (so the raw session's event log
+    must equal the service session's). A message's key is found by an ordered index scan from the nearer
+    end inside the statement that uses it: an insert is one INSERT … SELECT of its neighbours' midpoint, a
+    move one UPDATE, a remove one DELETE … RETURNING, a truncate one DELETE between two keys. The writes
+    that only add at the end (append, record_exchange, set_usage) are one statement run without
+    BEGIN/COMMIT, as the service runs them on PostgreSQL: a CTE whose UPDATE locks the session row and
+    returns the version and last key that the message and event INSERTs use. An insert between
+    neighbours with no key left renumbers the whole session (untimed: the bench's pairs never run out).
     psycopg's defaults are kept: server-side parameters and automatic prepared statements.
     """
 
@@ -168,40 +169,61 @@ class RawSession:
 
         self.content_limit = settings.ZYN_MAX_CONTENT_BYTES  # the service's limit on content, in bytes
         s, m, e = tables["session"], tables["message"], tables["event"]
-        self.q_lock = f"SELECT version, message_count FROM {s} WHERE id = %s FOR UPDATE"
-        self.q_bump = f"UPDATE {s} SET version = %s, message_count = %s, updated_at = now() WHERE id = %s"
+        self.m = m
+        self.q_lock = f"SELECT version, message_count, last_order_key FROM {s} WHERE id = %s FOR UPDATE"
+        self.q_bump = (
+            f"UPDATE {s} SET version = %s, message_count = %s, last_order_key = %s, updated_at = now()"
+            " WHERE id = %s"
+        )
         self.q_bump_usage = (
-            f"UPDATE {s} SET version = %s, message_count = %s, updated_at = now(),"
+            f"UPDATE {s} SET version = %s, message_count = %s, last_order_key = %s, updated_at = now(),"
             " usage_prompt = %s, usage_completion = %s, usage_total = %s WHERE id = %s"
         )
         self.q_event = (
             f"INSERT INTO {e} (session_id, version, op, args, actor, created_at)"
             " VALUES (%s, %s, %s, %s, %s, now())"
         )
-        self.q_insert_one = (
-            f"INSERT INTO {m} (session_id, position, role, content, created_at)"
+        self.q_insert_key = (
+            f"INSERT INTO {m} (session_id, order_key, role, content, created_at)"
             " VALUES (%s, %s, %s, %s, now())"
         )
+        self.q_insert_first = (
+            f"INSERT INTO {m} (session_id, order_key, role, content, created_at)"
+            f" SELECT %s, min(order_key) - {GAP}, %s, %s, now() FROM {m} WHERE session_id = %s"
+        )
+        # Between the keys at two neighbouring ranks (read from the nearer end); no row when no key is left.
+        self.q_insert_between = {
+            direction: (
+                f"INSERT INTO {m} (session_id, order_key, role, content, created_at)"
+                " SELECT %s, lo + (hi - lo) / 2, %s, %s, now() FROM (SELECT min(order_key) AS lo,"
+                f" max(order_key) AS hi FROM (SELECT order_key FROM {m} WHERE session_id = %s"
+                f" ORDER BY order_key{direction} LIMIT 2 OFFSET %s) AS w) AS n WHERE hi - lo > 1"
+            )
+            for direction in ("", " DESC")
+        }
         self.q_insert_many = (
-            f"INSERT INTO {m} (session_id, position, role, content, created_at)"
-            " SELECT %s, g.ord - 1, g.role, g.content, now()"
+            f"INSERT INTO {m} (session_id, order_key, role, content, created_at)"
+            f" SELECT %s, g.ord * {GAP}, g.role, g.content, now()"
             " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(role, content, ord)"
         )
         # Appends (append, record_exchange, set_usage): one statement, as the service does on PostgreSQL.
-        # The UPDATE locks the session row and returns the newest version and count; the messages'
-        # positions and the event's version come from it. Run outside BEGIN/COMMIT (autocommit).
+        # The UPDATE locks the session row and returns the newest version and last key; the messages'
+        # keys and the event's version come from it. Run outside BEGIN/COMMIT (autocommit).
         self.q_append = {
             (n, usage, expected): (
                 f"WITH s AS (UPDATE {s} SET version = version + 1, updated_at = now()"
-                + (", message_count = message_count + %s" if n else "")
+                + (
+                    f", message_count = message_count + %s, last_order_key = last_order_key + {GAP} * %s"
+                    * bool(n)
+                )
                 + (", usage_prompt = %s, usage_completion = %s, usage_total = %s" if usage else "")
                 + " WHERE id = %s"
                 + (" AND version = %s" if expected else "")
-                + " RETURNING version, message_count)"
+                + " RETURNING version, last_order_key)"
                 + (
-                    f", m AS (INSERT INTO {m} (session_id, position, role, content, created_at)"
-                    " SELECT %s, s.message_count - %s + g.i, g.role, g.content, now()"
-                    f" FROM s, (VALUES {', '.join(['(%s, %s, %s)'] * n)}) AS g(i, role, content))"
+                    f", m AS (INSERT INTO {m} (session_id, order_key, role, content, created_at)"
+                    f" SELECT %s, s.last_order_key - {GAP} * g.back, g.role, g.content, now()"
+                    f" FROM s, (VALUES {', '.join(['(%s, %s, %s)'] * n)}) AS g(back, role, content))"
                     if n
                     else ""
                 )
@@ -212,22 +234,40 @@ class RawSession:
             for usage in (False, True)
             for expected in (False, True)
         }
-        self.q_shift = f"UPDATE {m} SET position = position + %s WHERE session_id = %s AND position >= %s"
-        self.q_move = (
-            f"UPDATE {m} SET position = CASE WHEN position = %s THEN %s ELSE position + %s END"
-            " WHERE session_id = %s AND position >= %s AND position <= %s"
+        self.q_move_key = f"UPDATE {m} SET order_key = %s WHERE session_id = %s AND order_key = {{at}}"
+        self.q_move_first = (
+            f"UPDATE {m} SET order_key = (SELECT min(order_key) - {GAP} FROM {m} WHERE session_id = %s)"
+            " WHERE session_id = %s AND order_key = {at}"
         )
-        self.q_delete_at = f"DELETE FROM {m} WHERE session_id = %s AND position = %s RETURNING role, content"
-        self.q_delete_from = f"DELETE FROM {m} WHERE session_id = %s AND position >= %s"
-        self.q_delete_range = f"DELETE FROM {m} WHERE session_id = %s AND position >= %s AND position < %s"
+        self.q_move_between = (
+            f"UPDATE {m} SET order_key = n.lo + (n.hi - n.lo) / 2 FROM (SELECT min(order_key) AS lo,"
+            f" max(order_key) AS hi FROM (SELECT order_key FROM {m} WHERE session_id = %s"
+            " ORDER BY order_key{direction} LIMIT 2 OFFSET %s) AS w) AS n"
+            " WHERE session_id = %s AND order_key = {at} AND n.hi - n.lo > 1"
+        )
+        self.q_delete_at = (
+            f"DELETE FROM {m} WHERE session_id = %s AND order_key = {{at}} RETURNING role, content"
+        )
+        self.q_delete_from = f"DELETE FROM {m} WHERE session_id = %s AND order_key >= {{at}}"
+        self.q_delete_range = (
+            f"DELETE FROM {m} WHERE session_id = %s AND order_key >= {{at}} AND order_key <= {{upper}}"
+        )
         self.q_delete_all = f"DELETE FROM {m} WHERE session_id = %s"
         self.q_replace = (
             f"UPDATE {m} AS t SET role = %s, content = %s"
-            f" FROM (SELECT id, role, content FROM {m} WHERE session_id = %s AND position = %s) AS old"
+            f" FROM (SELECT id, role, content FROM {m} WHERE session_id = %s AND order_key = {{at}}) AS old"
             " WHERE t.id = old.id RETURNING old.role, old.content"
         )
-        self.q_messages = f"SELECT role, content FROM {m} WHERE session_id = %s ORDER BY position"
-        self.q_at = f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s"
+        self.q_messages = f"SELECT role, content FROM {m} WHERE session_id = %s ORDER BY order_key"
+        # One statement: the session row's count chooses the end the key is read from (CASE runs one).
+        self.q_at = (
+            f"SELECT role, content FROM {m} WHERE session_id = %s AND order_key = (SELECT CASE"
+            f" WHEN %s * 2 < s.message_count THEN (SELECT order_key FROM {m} WHERE session_id = s.id"
+            " ORDER BY order_key LIMIT 1 OFFSET %s)"
+            f" ELSE (SELECT order_key FROM {m} WHERE session_id = s.id"
+            " ORDER BY order_key DESC LIMIT 1 OFFSET s.message_count - 1 - %s) END"
+            f" FROM {s} AS s WHERE s.id = %s)"
+        )
         self.q_len = f"SELECT message_count FROM {s} WHERE id = %s"
         self.q_version = f"SELECT version FROM {s} WHERE id = %s"
 
@@ -235,19 +275,20 @@ class RawSession:
         self.statements += 1
         return cur.execute(query, params)
 
-    def _lock(self, cur: psycopg.Cursor, expected_version: int | None) -> tuple[int, int]:
+    def _lock(self, cur: psycopg.Cursor, expected_version: int | None) -> tuple[int, int, int]:
         row = self._x(cur, self.q_lock, (self.id,)).fetchone()
         if row is None:
             raise svc.SessionNotFound(f"no session with id {self.id}", id=str(self.id))
         if expected_version is not None and expected_version != row[0]:
             raise svc.VersionConflict(expected_version, row[0])
-        return row[0], row[1]
+        return row[0], row[1], row[2]
 
     def _commit(
         self,
         cur: psycopg.Cursor,
         version: int,
         count: int,
+        last: int,
         op: str,
         args: dict[str, Any],
         actor: str,
@@ -255,31 +296,57 @@ class RawSession:
     ) -> int:
         version += 1
         if usage is None:
-            self._x(cur, self.q_bump, (version, count, self.id))
+            self._x(cur, self.q_bump, (version, count, last, self.id))
         else:
-            self._x(
-                cur, self.q_bump_usage, (version, count, usage.prompt, usage.completion, usage.total, self.id)
-            )
+            usage_values = (usage.prompt, usage.completion, usage.total)
+            self._x(cur, self.q_bump_usage, (version, count, last, *usage_values, self.id))
         self._x(cur, self.q_event, (self.id, version, op, Jsonb(args), actor))
         return version
 
-    def _shift(self, cur: psycopg.Cursor, start: int, delta: int) -> None:
-        self._x(cur, self.q_shift, (delta, self.id, start))
+    def _key_at(self, index: int, count: int) -> tuple[str, list[Any]]:
+        """A subquery for the key at ``index``, scanning from the nearer end."""
+        direction, offset = ("", index) if 2 * index < count else (" DESC", count - 1 - index)
+        return (
+            f"(SELECT order_key FROM {self.m} WHERE session_id = %s"
+            f" ORDER BY order_key{direction} LIMIT 1 OFFSET %s)",
+            [self.id, offset],
+        )
+
+    def _neighbours(self, index: int, count: int) -> tuple[str, int]:
+        """Direction and offset of the two keys at index - 1 and index, read from the nearer end."""
+        return ("", index - 1) if index - 1 < count - 1 - index else (" DESC", count - 1 - index)
+
+    def _renumber(self, cur: psycopg.Cursor) -> int:
+        """Untimed fallback when neighbours have no key left: every key again GAP apart. The new last key."""
+        self._x(
+            cur,
+            f"UPDATE {self.m} SET order_key = -(1::bigint << 62) - r.rn FROM (SELECT id, row_number() OVER"
+            f" (ORDER BY order_key) AS rn FROM {self.m} WHERE session_id = %s) AS r WHERE {self.m}.id = r.id",
+            (self.id,),
+        )
+        self._x(
+            cur,
+            f"UPDATE {self.m} SET order_key = (-(1::bigint << 62) - order_key) * {GAP}"
+            " WHERE session_id = %s AND order_key < -(1::bigint << 62)",
+            (self.id,),
+        )
+        last = f"SELECT max(order_key) FROM {self.m} WHERE session_id = %s"
+        return self._x(cur, last, (self.id,)).fetchone()[0]
 
     def _append(
         self, op: str, messages: list[Any], args: dict[str, Any], actor: str, expected: int | None, usage: Any
     ) -> int:
         n = len(messages)
-        params: list[Any] = [n] if n else []
+        params: list[Any] = [n, n] if n else []
         if usage is not None:
             params += [usage.prompt, usage.completion, usage.total]
         params.append(self.id)
         if expected is not None:
             params.append(expected)
         if n:
-            params += [self.id, n]
+            params.append(self.id)
             for i, m in enumerate(messages):
-                params += [i, m.role, m.content]
+                params += [n - 1 - i, m.role, m.content]
         params += [self.id, op, Jsonb(args), actor]
         query = self.q_append[(n, usage is not None, expected is not None)]
         with self.conn.cursor() as cur:
@@ -309,9 +376,11 @@ class RawSession:
 
     def at(self, index: int) -> Any:
         checks.check_int(index, "index")
-        with self.conn.cursor() as cur:
-            found = self._x(cur, self.q_at, (self.id, index)).fetchone()
-        if index < 0 or found is None:
+        found = None
+        if index >= 0:
+            with self.conn.cursor() as cur:
+                found = self._x(cur, self.q_at, (self.id, index, index, index, self.id)).fetchone()
+        if found is None:
             raise svc.IndexOutOfRange(index, self.len())
         return svc.Message(role=found[0], content=found[1])
 
@@ -328,13 +397,12 @@ class RawSession:
         checks.check_int(index, "index")
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             checks.check_index(index, count)
-            role, content = self._x(cur, self.q_delete_at, (self.id, index)).fetchone()
-            if index < count - 1:
-                self._shift(cur, index + 1, -1)
+            at, params = self._key_at(index, count)
+            role, content = self._x(cur, self.q_delete_at.format(at=at), (self.id, *params)).fetchone()
             args = {"index": index, "removed": {"role": role, "content": content}}
-            return self._commit(cur, version, count - 1, "remove", args, who)
+            return self._commit(cur, version, count - 1, last, "remove", args, who)
 
     def replace(
         self, index: int, message: Any, *, expected_version: int | None = None, actor: str | None = None
@@ -343,13 +411,14 @@ class RawSession:
         new = checks.check_message(message, limit=self.content_limit)
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             checks.check_index(index, count)
+            at, params = self._key_at(index, count)
             old_role, old_content = self._x(
-                cur, self.q_replace, (new.role, new.content, self.id, index)
+                cur, self.q_replace.format(at=at), (new.role, new.content, self.id, *params)
             ).fetchone()
             args = {"index": index, **new.as_dict(), "previous": {"role": old_role, "content": old_content}}
-            return self._commit(cur, version, count, "replace", args, who)
+            return self._commit(cur, version, count, last, "replace", args, who)
 
     def insert(
         self, index: int, message: Any, *, expected_version: int | None = None, actor: str | None = None
@@ -358,23 +427,36 @@ class RawSession:
         new = checks.check_message(message, limit=self.content_limit)
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             checks.check_index(index, count, allow_end=True)
-            if index < count:
-                self._shift(cur, index, +1)
-            self._x(cur, self.q_insert_one, (self.id, index, new.role, new.content))
-            return self._commit(cur, version, count + 1, "insert", {"index": index, **new.as_dict()}, who)
+            if index == count:
+                last += GAP
+                self._x(cur, self.q_insert_key, (self.id, last, new.role, new.content))
+            elif index == 0:
+                self._x(cur, self.q_insert_first, (self.id, new.role, new.content, self.id))
+            else:
+                direction, offset = self._neighbours(index, count)
+                query = self.q_insert_between[direction]
+                params = (self.id, new.role, new.content, self.id, offset)
+                if self._x(cur, query, params).rowcount == 0:
+                    last = self._renumber(cur)
+                    self._x(cur, query, params)
+            args = {"index": index, **new.as_dict()}
+            return self._commit(cur, version, count + 1, last, "insert", args, who)
 
     def prune(self, n: int, *, expected_version: int | None = None, actor: str | None = None) -> int:
         checks.check_int(n, "n", minimum=0)
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             removed = min(2 * n, count)
-            if removed:
-                self._x(cur, self.q_delete_from, (self.id, count - removed))
+            if removed == count:
+                self._x(cur, self.q_delete_all, (self.id,))
+            elif removed:
+                at, params = self._key_at(count - removed, count)
+                self._x(cur, self.q_delete_from.format(at=at), (self.id, *params))
             return self._commit(
-                cur, version, count - removed, "prune", {"n": n, "removed_count": removed}, who
+                cur, version, count - removed, last, "prune", {"n": n, "removed_count": removed}, who
             )
 
     def truncate(
@@ -389,16 +471,18 @@ class RawSession:
         checks.check_int(keep_last, "keep_last", minimum=0)
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             removed = 0
             if keep_first + keep_last < count:
                 tail_start = count - keep_last
                 removed = tail_start - keep_first
-                self._x(cur, self.q_delete_range, (self.id, keep_first, tail_start))
-                if keep_last:
-                    self._shift(cur, tail_start, -removed)
+                # (the bench truncates with both bounds; a bound at an end would drop its condition)
+                at, params = self._key_at(keep_first, count)
+                upper, upper_params = self._key_at(tail_start - 1, count)
+                query = self.q_delete_range.format(at=at, upper=upper)
+                self._x(cur, query, (self.id, *params, *upper_params))
             args = {"keep_first": keep_first, "keep_last": keep_last, "removed_count": removed}
-            return self._commit(cur, version, count - removed, "truncate", args, who)
+            return self._commit(cur, version, count - removed, last, "truncate", args, who)
 
     def set_messages(
         self, messages: Sequence[Any], *, expected_version: int | None = None, actor: str | None = None
@@ -406,12 +490,12 @@ class RawSession:
         new = [checks.check_message(m, limit=self.content_limit) for m in messages]
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             self._x(cur, self.q_delete_all, (self.id,))
             roles, contents = [m.role for m in new], [m.content for m in new]
             self._x(cur, self.q_insert_many, (self.id, roles, contents))
             args = {"messages": [m.as_dict() for m in new], "removed_count": count}
-            return self._commit(cur, version, len(new), "set_messages", args, who)
+            return self._commit(cur, version, len(new), max(last, GAP * len(new)), "set_messages", args, who)
 
     def set_usage(self, usage: Any, *, expected_version: int | None = None, actor: str | None = None) -> int:
         new = None if usage is None else checks.check_usage(usage)
@@ -426,15 +510,25 @@ class RawSession:
         checks.check_int(to_index, "to_index")
         expected, who = checks.check_expected_version(expected_version), checks.check_actor(actor)
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = self._lock(cur, expected)
+            version, count, last = self._lock(cur, expected)
             checks.check_index(from_index, count)
             checks.check_index(to_index, count)
             if from_index != to_index:
-                low, high = sorted((from_index, to_index))
-                step = -1 if from_index < to_index else +1
-                self._x(cur, self.q_move, (from_index, to_index, step, self.id, low, high))
+                at, at_params = self._key_at(from_index, count)
+                if from_index < to_index == count - 1:
+                    last += GAP
+                    self._x(cur, self.q_move_key.format(at=at), (last, self.id, *at_params))
+                elif to_index == 0:
+                    self._x(cur, self.q_move_first.format(at=at), (self.id, self.id, *at_params))
+                else:
+                    direction, offset = self._neighbours(to_index + (from_index < to_index), count)
+                    query = self.q_move_between.format(direction=direction, at=at)
+                    params = (self.id, offset, self.id, *at_params)
+                    if self._x(cur, query, params).rowcount == 0:
+                        last = self._renumber(cur)
+                        self._x(cur, query, params)
             args = {"from_index": from_index, "to_index": to_index}
-            return self._commit(cur, version, count, "move", args, who)
+            return self._commit(cur, version, count, last, "move", args, who)
 
     def record_exchange(
         self,
