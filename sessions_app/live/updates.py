@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
-from sessions_app import models, selectors
+from sessions_app import models, roles, selectors
 from sessions_app.domain.ops import OPS
 
 DETAIL_TEMPLATE = "sessions_app/session_detail.html"
@@ -102,9 +102,9 @@ def level_of(user: Any) -> str | None:
     """The permission level a socket is served at; None = may not watch sessions at all."""
     if not user.is_authenticated or not user.is_active:
         return None
-    if user.has_perm("sessions_app.change_session"):
+    if user.has_perm(roles.CHANGE_SESSION):
         return EDIT
-    if user.has_perm("sessions_app.view_session"):
+    if user.has_perm(roles.VIEW_SESSION):
         return VIEW
     return None
 
@@ -413,11 +413,3 @@ def presence_html(watchers: list[dict[str, Any]], me: int) -> str:
 def tick_seconds() -> float:
     """How often each socket re-checks its user, its groups, presence and the session version."""
     return float(settings.ZYN_LIVE_TICK_SECONDS)
-
-
-def is_uuid(text: object) -> bool:
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True

@@ -22,7 +22,8 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from sessions_app import models
-from sessions_app.domain.errors import SessionNotFound
+from sessions_app.domain.ids import as_uuid, session_not_found
+from sessions_app.domain.types import Role
 from sessions_app.selectors import search
 from sessions_app.web.display import display_text, json_value_text
 
@@ -31,7 +32,7 @@ LIST_PAGE_SIZE = 50  # sessions per page on the list
 PREVIEW_CHARS = 140  # last-message preview on the list
 CHART_MAX_EXCHANGES = 120  # bars in the usage chart (the most recent ones)
 USAGE_OPS = ("record_exchange", "set_usage", "import")  # (an import's usage is its last exchange's)
-ROLE_NAMES = ("user", "assistant", "system")
+ROLE_NAMES = tuple(role.value for role in Role)
 
 
 # ---------------------------------------------------------------- session list
@@ -185,10 +186,10 @@ def get_session(session_id: uuid.UUID | str | models.Session) -> models.Session:
     if isinstance(session_id, models.Session):
         session_id.ver = str(session_id.version)
         return session_id
-    pk = session_id if isinstance(session_id, uuid.UUID) else search.parse_uuid(str(session_id))
+    pk = as_uuid(session_id)
     session = models.Session.objects.filter(pk=pk).first() if pk else None
     if session is None:
-        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+        raise session_not_found(session_id)
     # Pre-formatted for templates: Django localises every int it prints, which adds up over 100 rows.
     session.ver = str(session.version)
     return session

@@ -1,7 +1,7 @@
 """History pages: the event log, the session at any version, diffs, restore / undo, export.
 
 Thin views (django-htmx style): parse → one history read or one service write → render. Viewing needs
-sessions_app.view_session, restoring needs sessions_app.change_session (a viewer gets 403).
+the view permission, restoring the change permission (sessions_app.roles; a viewer gets 403).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_app import history, models
+from sessions_app import history, models, roles
 from sessions_app.domain.checks import describe
 from sessions_app.domain.errors import InvalidArgument, SessionError, VersionConflict
 from sessions_app.history.word_diff import WordDiff, WordDiffer
@@ -28,8 +28,8 @@ EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
 DIFF_ENTRIES_SHOWN = 500
 
-view_required = permission_required("sessions_app.view_session", raise_exception=True)
-change_required = permission_required("sessions_app.change_session", raise_exception=True)
+view_required = permission_required(roles.VIEW_SESSION, raise_exception=True)
+change_required = permission_required(roles.CHANGE_SESSION, raise_exception=True)
 
 
 def _diff_context(session: models.Session, result: history.VersionDiff) -> dict[str, object]:

@@ -23,14 +23,14 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, reswap, retarget
 
-from sessions_app import selectors
+from sessions_app import roles, selectors
 from sessions_app.domain.errors import SessionError, SessionNotFound, VersionConflict
 from sessions_app.selectors import FormState
 from sessions_app.services import SessionService, user_actor
 from sessions_app.web import forms, notices
 
-READ = "sessions_app.view_session"
-WRITE = "sessions_app.change_session"
+READ = roles.VIEW_SESSION
+WRITE = roles.CHANGE_SESSION
 DETAIL = "sessions_app/session_detail.html"
 LIST = "sessions_app/session_list.html"
 ROW_MODES = ("view", "edit", "insert-above", "insert-below", "remove")
