@@ -23,11 +23,14 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, reswap, retarget
 
-from sessions_app import roles, selectors
+from sessions_app import roles
 from sessions_app.domain.errors import SessionError, SessionNotFound, VersionConflict
-from sessions_app.selectors import FormState
+from sessions_app.selectors import previews
+from sessions_app.selectors import sessions as session_queries
+from sessions_app.selectors.messages import window_for
 from sessions_app.services import SessionService, user_actor
-from sessions_app.web import forms, notices
+from sessions_app.web import forms, notices, presenters
+from sessions_app.web.presenters import FormState
 
 READ = roles.VIEW_SESSION
 WRITE = roles.CHANGE_SESSION
@@ -56,7 +59,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 def _session_or_404(session_id: uuid.UUID) -> Any:
     try:
-        return selectors.get_session(session_id)
+        return session_queries.get_session(session_id)
     except SessionNotFound as exc:
         raise Http404(exc.message) from None
 
@@ -93,7 +96,7 @@ def render_detail(
     **state: Any,
 ) -> HttpResponse:
     """The detail page, or for htmx its ``session-detail`` partial, which replaces the whole view."""
-    context = selectors.session_detail_context(session_id, can_edit=_can_edit(request), **state)
+    context = presenters.session_detail_context(session_id, can_edit=_can_edit(request), **state)
     if _is_htmx(request):
         response = render(request, DETAIL + "#session-detail", context, status=status)
         # GETs target a row, a chunk or a preview; a stale page is replaced as a whole.
@@ -127,7 +130,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
     status, error = 200, ""
     if form.is_valid():
         data = form.cleaned_data
-        filters = selectors.ListFilters(
+        filters = session_queries.ListFilters(
             q=data["q"],
             key=data["key"],
             value=data["value"],
@@ -138,8 +141,8 @@ def session_list(request: HttpRequest) -> HttpResponse:
     else:
         status = 400
         error = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        filters = selectors.ListFilters(**_valid_filter_values(form))
-    context = selectors.session_list_context(filters, can_edit=_can_edit(request))
+        filters = session_queries.ListFilters(**_valid_filter_values(form))
+    context = presenters.session_list_context(filters, can_edit=_can_edit(request))
     context["filter_error"] = error
     if _htmx_target(request) == "session-table":
         # The table, and out of band the reset link, which lives in the search form outside it.
@@ -211,7 +214,7 @@ def message_chunk(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
         error = " ".join(str(e) for errs in words.errors.values() for e in errs)
         return HttpResponse(escape(error), status=400)
     q = words.cleaned_data["q"]
-    context = selectors.message_list_context(session_id, can_edit=_can_edit(request), page=page, q=q)
+    context = presenters.message_list_context(session_id, can_edit=_can_edit(request), page=page, q=q)
     context["direction"] = "before" if request.GET.get("direction") == "before" else "after"
     return render(request, DETAIL + "#message-chunk", context)
 
@@ -237,7 +240,7 @@ def message_row(request: HttpRequest, session_id: uuid.UUID, index: int) -> Http
     if stale:
         return _conflict(request, session_id, stale)
     try:
-        context = selectors.message_row_context(
+        context = presenters.message_row_context(
             session_id, index, can_edit=_can_edit(request), mode=mode, full=full
         )
     except SessionError as exc:
@@ -262,11 +265,11 @@ def _preview(
             request, session.pk, VersionConflict(form.cleaned_data["expected_version"], session.version)
         )
     if action == "truncate":
-        preview = selectors.truncate_preview(
+        preview = previews.truncate_preview(
             session, form.cleaned_data["keep_first"], form.cleaned_data["keep_last"]
         )
     else:
-        preview = selectors.prune_preview(session, form.cleaned_data["n"])
+        preview = previews.prune_preview(session, form.cleaned_data["n"])
     state["form"] = FormState(action=action, values=request.GET)
     return _render_preview(request, session, preview, **state)
 
@@ -351,7 +354,7 @@ def _write(
         return notices.deliver(
             request, render_detail(request, session_id, at=focus, focus=focus), notice, detail_url(session_id)
         )
-    page = selectors.window_for(selectors.get_session(session_id).message_count, at=focus).page
+    page = window_for(session_queries.get_session(session_id).message_count, at=focus).page
     return HttpResponseRedirect(detail_url(session_id, page=page, anchor=focus))
 
 
