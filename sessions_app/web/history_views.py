@@ -88,7 +88,9 @@ def session_page_url(session: models.Session) -> str:
         return reverse("history:list", args=[session.pk])
 
 
-def _int_param(value: str | None, name: str) -> int:
+def _version_number(value: str | None, name: str) -> int:
+    """A version from the query string or a form; not a number is a 400 (unlike the pages' optional
+    numbers, web.requests.query_number, which count as absent)."""
     try:
         return int(str(value).strip())
     except ValueError:
@@ -150,8 +152,8 @@ def version_detail(request: HttpRequest, session_id: uuid.UUID, version: int) ->
 def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
     try:
-        new = _int_param(request.GET.get("to", session.version), "to")
-        old = _int_param(request.GET.get("from", max(0, new - 1)), "from")
+        new = _version_number(request.GET.get("to", session.version), "to")
+        old = _version_number(request.GET.get("from", max(0, new - 1)), "from")
         before = history.state_at(session.pk, old, current_version=session.version)
         result = history.diff(
             before, history.state_after(session.pk, before, new, current_version=session.version)
@@ -183,7 +185,7 @@ def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpRe
     if request.method == "GET":
         return _restore_confirmation(request, session, version)
     try:
-        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        expected = _version_number(request.POST.get("expected_version"), "expected_version")
         result = history.diff_versions(session.pk, expected, version) if expected == session.version else None
         new_version = SessionService(session.pk).restore(
             version, expected_version=expected, actor=user_actor(request.user)
@@ -216,7 +218,7 @@ def _restore_confirmation(request: HttpRequest, session: models.Session, version
 def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
     try:
-        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        expected = _version_number(request.POST.get("expected_version"), "expected_version")
         new_version = SessionService(session.pk).undo(
             expected_version=expected, actor=user_actor(request.user)
         )
