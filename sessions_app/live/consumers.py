@@ -27,6 +27,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 
+from sessions_app.domain.ids import as_uuid
 from sessions_app.live import updates as live
 from sessions_app.live.events import SESSION_LIST_GROUP, session_group
 from sessions_app.live.presence import get_store
@@ -359,7 +360,7 @@ class SessionListConsumer(LiveConsumer):
             return
         known: dict[str, int] = {}
         for session, version in list(rows.items())[:MAX_LIST_ROWS]:
-            if isinstance(version, int) and live.is_uuid(session):
+            if isinstance(version, int) and as_uuid(session) is not None:
                 known[session] = version
         self.known = known
         await self.send_changed_rows()

@@ -30,9 +30,9 @@ from sessions_app.domain.checks import (
     check_metadata,
     check_name,
     check_usage,
-    describe,
 )
 from sessions_app.domain.errors import InvalidArgument, SessionNotFound, VersionConflict
+from sessions_app.domain.ids import parse_session_id
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.live.events import send_event_on_commit, session_changed_event
 from sessions_app.services.reads import SessionReads
@@ -398,9 +398,4 @@ class SessionService(SessionReads):
 
 
 def _parse_id(session_id: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(session_id, uuid.UUID):
-        return session_id
-    try:
-        return uuid.UUID(str(session_id))
-    except (ValueError, TypeError, AttributeError):
-        raise SessionNotFound(f"no session with id {describe(session_id)}", id=str(session_id)) from None
+    return parse_session_id(session_id)
