@@ -8,6 +8,8 @@ from typing import Any
 from django.db.models.functions import Substr
 
 from sessions_app import models
+from sessions_app.domain import ops
+from sessions_app.domain.changes import DeleteRange
 from sessions_app.selectors.sessions import PREVIEW_CHARS
 
 
@@ -35,57 +37,43 @@ def _boundary(session_id: uuid.UUID, labelled: list[tuple[str, int]]) -> list[di
     return out
 
 
-def truncate_preview(session: models.Session, keep_first: int, keep_last: int) -> dict[str, Any]:
-    """What truncate(keep_first, keep_last) would leave, with the messages at the cut."""
+def removal_preview(session: models.Session, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """What the write ``op`` (truncate or prune) would remove from ``session`` as it is now, with the
+    messages at the cuts. Which rows go is the op's own declared change (domain/ops.py)."""
+    declared = ops.API_WRITES[op]
+    recorded = declared.record(args)
     length = session.message_count
-    if keep_first + keep_last >= length:
-        removed, tail_start = 0, length
-    else:
-        tail_start = length - keep_last
-        removed = tail_start - keep_first
+    change = declared.change(recorded, length)
+    assert isinstance(change, DeleteRange), f"{op} removes no range"
+    start, stop = change.start, change.stop
     labelled: list[tuple[str, int]] = []
-    if removed:
-        if keep_first:
-            labelled.append(("last kept at the start", keep_first - 1))
-        labelled.append(("first removed", keep_first))
-        if removed > 1:
-            labelled.append(("last removed", tail_start - 1))
-        if keep_last:
-            labelled.append(("first kept at the end", tail_start))
+    if change.count:
+        if start:
+            # Truncate keeps rows at both ends, prune only at the start.
+            labelled.append(("last kept at the start" if op == "truncate" else "last kept", start - 1))
+        labelled.append(("first removed", start))
+        if change.count > 1:
+            labelled.append(("last removed", stop - 1))
+        if stop < length:
+            labelled.append(("first kept at the end", stop))
     return {
-        "action": "truncate",
+        "action": op,
         "version": session.version,
         "length": length,
-        "removed": removed,
-        "remaining": length - removed,
-        "keep_first": keep_first,
-        "keep_last": keep_last,
-        "removed_from": keep_first,
-        "removed_to": tail_start - 1,
+        "removed": change.count,
+        "remaining": length - change.count,
+        **recorded,
+        "removed_from": start,
+        "removed_to": stop - 1,
         "boundary": _boundary(session.pk, labelled),
     }
+
+
+def truncate_preview(session: models.Session, keep_first: int, keep_last: int) -> dict[str, Any]:
+    """What truncate(keep_first, keep_last) would leave, with the messages at the cut."""
+    return removal_preview(session, "truncate", {"keep_first": keep_first, "keep_last": keep_last})
 
 
 def prune_preview(session: models.Session, n: int) -> dict[str, Any]:
     """What prune(n) would leave: the last n exchanges (2n messages) removed."""
-    length = session.message_count
-    removed = min(2 * n, length)
-    keep = length - removed
-    labelled: list[tuple[str, int]] = []
-    if removed:
-        if keep:
-            labelled.append(("last kept", keep - 1))
-        labelled.append(("first removed", keep))
-        if removed > 1:
-            labelled.append(("last removed", length - 1))
-    return {
-        "action": "prune",
-        "version": session.version,
-        "length": length,
-        "removed": removed,
-        "remaining": keep,
-        "n": n,
-        "removed_from": keep,
-        "removed_to": length - 1,
-        "boundary": _boundary(session.pk, labelled),
-    }
+    return removal_preview(session, "prune", {"n": n})
