@@ -182,3 +182,9 @@ def test_the_admins_bulk_actions_are_session_api_writes_with_the_declared_argume
 
     for op, form_class, _title in _BULK.values():
         assert set(form_class.base_fields) == {p.name for p in ops.API_WRITES[op].params}, op
+
+
+def test_the_dashboards_edits_are_the_session_api_writes_an_operator_makes():
+    from sessions_app.web.edit_views import EDITS
+
+    assert set(EDITS) == ops.API_WRITES.keys() - PROGRAM_ONLY

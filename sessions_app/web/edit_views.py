@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -29,40 +30,97 @@ KEEPS_TYPED_TEXT = frozenset({"edit", "insert-above", "insert-below", "append", 
 edit_required = permission_required(roles.CHANGE_SESSION, raise_exception=True)
 
 
-class Done(NamedTuple):
-    """What a write did: the version it made, its words for the notice, the index to bring into view."""
-
-    version: int
-    words: str
-    focus: int | None = None
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-Run = Callable[[SessionService, Any, int, str], Done]
+@dataclass(frozen=True)
+class Edit:
+    """How the dashboard makes one Session API write (domain/ops.py): its form, the op's arguments from
+    the valid form (and the row it was sent from), and the notice's words and the row to bring into view
+    once it is done (from the arguments and the session's length after it; None: the first page)."""
+
+    form: type[forms.VersionedForm]
+    args: Callable[[Any, int | None], dict[str, Any]]
+    notice: Callable[[dict[str, Any], int], tuple[str, int | None]]
 
 
-def _write(
-    request: HttpRequest,
-    session_id: uuid.UUID,
-    action: str,
-    form_class: type[forms.VersionedForm],
-    run: Run,
-    *,
-    index: int | None = None,
-) -> HttpResponse:
+def _usage_words(usage: Any) -> str:
+    return f"Usage set to {usage.prompt:,} + {usage.completion:,} = {usage.total:,} tokens"
+
+
+EDITS: dict[str, Edit] = {
+    "append": Edit(
+        forms.MessageForm,
+        lambda form, _: form.message().as_dict(),
+        lambda a, length: (f"Message #{length - 1} appended", length - 1),
+    ),
+    "insert": Edit(
+        forms.InsertForm,
+        lambda form, _: {"index": form.cleaned_data["index"], "message": form.message()},
+        lambda a, _: (f"Message inserted at #{a['index']}", a["index"]),
+    ),
+    "replace": Edit(
+        forms.MessageForm,
+        lambda form, row: {"index": row, "message": form.message()},
+        lambda a, _: (f"Message #{a['index']} edited", a["index"]),
+    ),
+    "remove": Edit(
+        forms.ConfirmForm,
+        lambda form, row: {"index": row},
+        lambda a, _: (f"Message #{a['index']} removed", max(0, a["index"] - 1)),
+    ),
+    "move": Edit(
+        forms.MoveForm,
+        lambda form, row: {"from_index": row, "to_index": form.cleaned_data["to_index"]},
+        lambda a, _: (f"Message #{a['from_index']} moved to #{a['to_index']}", a["to_index"]),
+    ),
+    "truncate": Edit(
+        forms.TruncateForm,
+        lambda form, _: {k: form.cleaned_data[k] for k in ("keep_first", "keep_last")},
+        lambda a, _: (
+            f"Truncated to the first {a['keep_first']:,} and the last {a['keep_last']:,} messages",
+            None,
+        ),
+    ),
+    "prune": Edit(
+        forms.PruneForm,
+        lambda form, _: {"n": form.cleaned_data["n"]},
+        lambda a, length: (f"Pruned the last {_plural(a['n'], 'exchange')}", max(0, length - 1)),
+    ),
+    "clear": Edit(forms.ConfirmForm, lambda form, _: {}, lambda a, _: ("All messages cleared", None)),
+    "set_messages": Edit(
+        forms.SetMessagesForm,
+        lambda form, _: {"messages": form.cleaned_data["messages_json"]},
+        lambda a, _: (f"All messages replaced ({_plural(len(a['messages']), 'message')} now)", None),
+    ),
+    "set_usage": Edit(
+        forms.UsageForm,
+        lambda form, _: {"usage": form.usage()},
+        lambda a, _: (_usage_words(a["usage"]), None),
+    ),
+}
+
+
+def _write(request: HttpRequest, session_id: uuid.UUID, op: str, row: int | None = None) -> HttpResponse:
     """Parse the form, make one service call, and answer with the fresh view and the write's notice.
 
-    ``run`` says what it did (``Done``: the focus None is the first page).
-    Every failure answers with a 4xx and the form re-shown with its error; nothing is written.
+    ``row``: the row the form was sent from (in the URL). Every failure answers with a 4xx and the form shown
+    again with its error; nothing is written.
     """
     session = session_or_404(session_id)
-    form = form_class(request.POST)
-    op = action  # the Session API op: the view's action is also its name
-    action, index = _form_anchor(request, action, index)
+    edit = EDITS[op]
+    form = edit.form(request.POST)
+    action, index = _form_anchor(request, op, row)  # where the form is shown again
     if not form.is_valid():
         state = FormState(action=action, index=index, values=request.POST, error=form.error_text())
         return render_detail(request, session_id, status=400, form=state, at=index)
+    args = edit.args(form, row)
+    service = SessionService(session.pk)
     try:
-        done = run(SessionService(session.pk), form, form.cleaned_data["expected_version"], actor_of(request))
+        version = service.write(
+            op, args, expected_version=form.cleaned_data["expected_version"], actor=actor_of(request)
+        )
     except VersionConflict as exc:
         if action not in KEEPS_TYPED_TEXT:
             return render_conflict(request, session_id, exc)
@@ -75,8 +133,8 @@ def _write(
     except SessionError as exc:
         state = FormState(action=action, index=index, values=request.POST, error=exc.message)
         return render_detail(request, session_id, status=exc.http_status, form=state, at=index)
-    notice = notices.saved(request, notices.Saved(session.pk, op, done.version, done.words))
-    focus = done.focus
+    words, focus = edit.notice(args, service.len())
+    notice = notices.saved(request, notices.Saved(session.pk, op, version, words))
     if is_htmx(request):
         return notices.deliver(
             request, render_detail(request, session_id, at=focus, focus=focus), notice, detail_url(session_id)
@@ -100,106 +158,31 @@ def _form_anchor(request: HttpRequest, action: str, index: int | None) -> tuple[
     return action, index
 
 
-def _writer(action: str, form_class: type[forms.VersionedForm], run: Run) -> Callable[..., HttpResponse]:
+def _writer(op: str) -> Callable[..., HttpResponse]:
     @require_POST
     @login_required
     @edit_required
     def view(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
-        return _write(request, session_id, action, form_class, run)
+        return _write(request, session_id, op)
 
-    view.__name__ = f"{action}_view"
+    view.__name__ = f"{op}_view"
     return view
 
 
-def _index_writer(
-    action: str, form_class: type[forms.VersionedForm], run: Callable[..., int | None]
-) -> Callable[..., HttpResponse]:
+def _row_writer(op: str) -> Callable[..., HttpResponse]:
+    """A write sent from one row: its index is in the URL."""
+
     @require_POST
     @login_required
     @edit_required
     def view(request: HttpRequest, session_id: uuid.UUID, index: int) -> HttpResponse:
-        return _write(
-            request,
-            session_id,
-            action,
-            form_class,
-            lambda s, form, v, actor: run(s, index, form, v, actor),
-            index=index,
-        )
+        return _write(request, session_id, op, index)
 
-    view.__name__ = f"{action}_view"
+    view.__name__ = f"{op}_view"
     return view
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _append(s: SessionService, form: forms.MessageForm, v: int, actor: str) -> Done:
-    m = form.message()
-    version = s.append(m.role, m.content, expected_version=v, actor=actor)
-    index = s.len() - 1
-    return Done(version, f"Message #{index} appended", index)
-
-
-def _insert(s: SessionService, form: forms.InsertForm, v: int, actor: str) -> Done:
-    index = form.cleaned_data["index"]
-    version = s.insert(index, form.message(), expected_version=v, actor=actor)
-    return Done(version, f"Message inserted at #{index}", index)
-
-
-def _replace(s: SessionService, index: int, form: forms.MessageForm, v: int, actor: str) -> Done:
-    version = s.replace(index, form.message(), expected_version=v, actor=actor)
-    return Done(version, f"Message #{index} edited", index)
-
-
-def _remove(s: SessionService, index: int, form: forms.ConfirmForm, v: int, actor: str) -> Done:
-    version = s.remove(index, expected_version=v, actor=actor)
-    return Done(version, f"Message #{index} removed", max(0, index - 1))
-
-
-def _move(s: SessionService, index: int, form: forms.MoveForm, v: int, actor: str) -> Done:
-    to = form.cleaned_data["to_index"]
-    version = s.move(index, to, expected_version=v, actor=actor)
-    return Done(version, f"Message #{index} moved to #{to}", to)
-
-
-def _truncate(s: SessionService, form: forms.TruncateForm, v: int, actor: str) -> Done:
-    first, last = form.cleaned_data["keep_first"], form.cleaned_data["keep_last"]
-    version = s.truncate(first, last, expected_version=v, actor=actor)
-    return Done(version, f"Truncated to the first {first:,} and the last {last:,} messages")
-
-
-def _prune(s: SessionService, form: forms.PruneForm, v: int, actor: str) -> Done:
-    n = form.cleaned_data["n"]
-    version = s.prune(n, expected_version=v, actor=actor)
-    return Done(version, f"Pruned the last {_plural(n, 'exchange')}", max(0, s.len() - 1))
-
-
-def _clear(s: SessionService, form: forms.ConfirmForm, v: int, actor: str) -> Done:
-    return Done(s.clear(expected_version=v, actor=actor), "All messages cleared")
-
-
-def _set_messages(s: SessionService, form: forms.SetMessagesForm, v: int, actor: str) -> Done:
-    new = form.cleaned_data["messages_json"]
-    version = s.set_messages(new, expected_version=v, actor=actor)
-    return Done(version, f"All messages replaced ({_plural(len(new), 'message')} now)")
-
-
-def _set_usage(s: SessionService, form: forms.UsageForm, v: int, actor: str) -> Done:
-    usage = form.usage()
-    version = s.set_usage(usage, expected_version=v, actor=actor)
-    words = f"Usage set to {usage.prompt:,} + {usage.completion:,} = {usage.total:,} tokens"
-    return Done(version, words)
-
-
-append = _writer("append", forms.MessageForm, _append)
-insert = _writer("insert", forms.InsertForm, _insert)
-truncate = _writer("truncate", forms.TruncateForm, _truncate)
-prune = _writer("prune", forms.PruneForm, _prune)
-clear = _writer("clear", forms.ConfirmForm, _clear)
-set_messages = _writer("set_messages", forms.SetMessagesForm, _set_messages)
-set_usage = _writer("set_usage", forms.UsageForm, _set_usage)
-replace = _index_writer("replace", forms.MessageForm, _replace)
-remove = _index_writer("remove", forms.ConfirmForm, _remove)
-move = _index_writer("move", forms.MoveForm, _move)
+append, insert, truncate, prune, clear, set_messages, set_usage = (
+    _writer(op) for op in ("append", "insert", "truncate", "prune", "clear", "set_messages", "set_usage")
+)
+replace, remove, move = (_row_writer(op) for op in ("replace", "remove", "move"))
