@@ -54,15 +54,17 @@ def test_every_op_has_a_recorded_example_that_replays_and_is_described():
         assert ops.OPS[name].watch.kind in ("appended", "replaced", "window")
 
 
+def positional_names(method) -> list[str]:  # noqa: ANN001
+    return [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
+    ]
+
+
 def test_every_session_api_write_is_a_service_method_with_the_declared_arguments():
     for name, op in ops.API_WRITES.items():
-        method = getattr(SessionService, name)
-        positional = [
-            p.name
-            for p in inspect.signature(method).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
-        ]
-        assert positional == [p.name for p in op.params], name
+        assert positional_names(getattr(SessionService, name)) == [p.name for p in op.params], name
 
 
 def test_every_session_api_write_is_a_route_whose_body_is_the_declared_arguments():
@@ -76,13 +78,7 @@ def test_every_session_api_write_is_a_route_whose_body_is_the_declared_arguments
 
 def test_every_session_api_write_is_a_client_method_with_the_declared_arguments():
     for name, op in ops.API_WRITES.items():
-        method = getattr(zyn_client.RemoteSession, name)
-        positional = [
-            p.name
-            for p in inspect.signature(method).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
-        ]
-        assert positional == [p.name for p in op.params], name
+        assert positional_names(getattr(zyn_client.RemoteSession, name)) == [p.name for p in op.params], name
 
 
 def test_every_session_api_write_an_operator_makes_has_a_dashboard_form():

@@ -22,16 +22,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from sessions_app import models
-from sessions_app.domain.changes import (
-    AppendRows,
-    Change,
-    DeleteRange,
-    InsertRow,
-    MoveRow,
-    RemoveRow,
-    ReplaceAll,
-    ReplaceRow,
-)
+from sessions_app.domain import changes
 from sessions_app.domain.types import Message, TokenUsage
 
 # ---------------------------------------------------------------- set-based position SQL
@@ -302,7 +293,7 @@ def replace_message(session_id: uuid.UUID, index: int, new: Message) -> Message:
     return Message(role=role, content=content)
 
 
-def apply_change(session_id: uuid.UUID, change: Change | None, length: int) -> Message | None:
+def apply_change(session_id: uuid.UUID, change: changes.Change | None, length: int) -> Message | None:
     """Make the rows what ``change`` says; returns the message a RemoveRow removed or a ReplaceRow replaced.
 
     ``length`` is the session's message count under the caller's lock.
@@ -310,15 +301,15 @@ def apply_change(session_id: uuid.UUID, change: Change | None, length: int) -> M
     match change:
         case None:
             return None
-        case AppendRows(messages):
+        case changes.AppendRows(messages):
             insert_messages(session_id, length, list(messages))
-        case InsertRow(index, message):
+        case changes.InsertRow(index, message):
             if index < length:
                 shift(session_id, index, None, +1)
             insert_messages(session_id, index, [message])
-        case ReplaceRow(index, message):
+        case changes.ReplaceRow(index, message):
             return replace_message(session_id, index, message)
-        case RemoveRow(index):
+        case changes.RemoveRow(index):
             ((role, content),) = query(
                 f"DELETE FROM {table(models.Message)} WHERE session_id = %s AND position = %s"
                 " RETURNING role, content",
@@ -327,15 +318,15 @@ def apply_change(session_id: uuid.UUID, change: Change | None, length: int) -> M
             if index < length - 1:
                 shift(session_id, index + 1, None, -1)
             return Message(role=role, content=content)
-        case MoveRow(from_index, to_index):
+        case changes.MoveRow(from_index, to_index):
             if from_index != to_index:
                 move_row(session_id, from_index, to_index)
-        case DeleteRange(start, stop):
+        case changes.DeleteRange(start, stop):
             if stop > start:
                 delete_messages(session_id, start, stop if stop < length else None)
                 if stop < length:
                     shift(session_id, stop, None, start - stop)
-        case ReplaceAll(messages):
+        case changes.ReplaceAll(messages):
             models.Message.objects.filter(session_id=session_id).delete()
             models.Message.objects.bulk_create(new_rows(session_id, 0, messages), batch_size=2000)
     return None
