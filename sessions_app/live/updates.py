@@ -23,20 +23,16 @@ bytes. Measured in docs/benchmarks.md, "Live feeds".
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import math
 import re
 import threading
 import time
 import uuid
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string
@@ -44,6 +40,7 @@ from django.utils.html import format_html, format_html_join
 
 from sessions_app import models, roles
 from sessions_app.domain.ops import OPS
+from sessions_app.live import sharing
 from sessions_app.selectors import usage as usage_queries
 from sessions_app.selectors.messages import messages_between, window_for
 from sessions_app.selectors.sessions import get_session
@@ -53,7 +50,6 @@ DETAIL_TEMPLATE = "sessions_app/session_detail.html"
 LIST_TEMPLATE = "sessions_app/session_list.html"
 MESSAGE_LIST_ID = "message-list"  # the <ol> of ``message-list``; its <li> are ``message-row``s
 
-CACHE_SIZE = 512
 
 VIEW, EDIT = "view", "edit"
 _C1_REFERENCE = re.compile(r"&#1(?:2[89]|[3-5][0-9]);")
@@ -161,7 +157,7 @@ class ChartWindows:
     (compact_events may delete old events). Used from the renders' thread; locked all the same.
     """
 
-    def __init__(self, size: int = CACHE_SIZE, reread_seconds: float = 60.0) -> None:
+    def __init__(self, size: int = sharing.CACHE_SIZE, reread_seconds: float = 60.0) -> None:
         self.size, self.reread_seconds = size, reread_seconds
         # (session, version) → (points, when they were read from the database); each permission
         # level renders the same version, so an entry is kept per version, not only the newest.
@@ -333,68 +329,9 @@ def session_version(session_id: str) -> int | None:
 
 # ---------------------------------------------------------------- one render (or check) per key per process
 
-_Cache = OrderedDict[tuple, tuple[float, asyncio.Future]]  # key → (expires at, the read's future)
-_renders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
-_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
-stats = {"renders": 0, "shared": 0}
-
-
-def _shared(
-    caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache],
-    key: tuple,
-    max_age: float,
-    read: Callable[..., Any],
-    *args: Any,
-) -> tuple[asyncio.Future, bool]:
-    """The future of ``read(*args)`` in the database thread, shared by this loop's callers of ``key``
-    for ``max_age`` seconds (the last CACHE_SIZE keys); True when this call started it.
-
-    A failed read is not kept, so the next caller retries it.
-    """
-    loop = asyncio.get_running_loop()
-    cache = caches.setdefault(loop, OrderedDict())
-    now = loop.time()
-    entry = cache.get(key)
-    if entry is not None and entry[0] > now:
-        return entry[1], False
-    future = asyncio.ensure_future(database_sync_to_async(read)(*args))
-    entry = cache[key] = (now + max_age, future)
-    cache.move_to_end(key)
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-
-    def forget_failure(done: asyncio.Future) -> None:
-        if (done.cancelled() or done.exception() is not None) and cache.get(key) is entry:
-            del cache[key]
-
-    future.add_done_callback(forget_failure)
-    return future, True
-
-
-async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
-    """Render once per ``key`` in this process; concurrent and later callers share the result."""
-    if not settings.ZYN_LIVE_SHARED_RENDER:
-        stats["renders"] += 1
-        return await database_sync_to_async(render)(*args)
-    future, started = _shared(_renders, key, math.inf, render, *args)
-    stats["renders" if started else "shared"] += 1
-    # shield: one watcher disconnecting mid-render must not cancel the render the others await.
-    return await asyncio.shield(future)
-
-
-async def shared_check(key: tuple, max_age: float, read: Callable[..., Any], *args: Any) -> Any:
-    """``read(*args)`` in the database thread, shared by this process's callers for ``max_age`` seconds.
-
-    For the sockets' periodic checks: 200 sockets of one user (or on one session) cost one permission
-    (or version) read per ``max_age``, not 200, and do not queue in front of the renders.
-    """
-    future, _ = _shared(_checks, key, max_age, read, *args)
-    return await asyncio.shield(future)
-
 
 def clear_cache() -> None:
-    _renders.clear()
-    _checks.clear()
+    sharing.clear()
     with chart_windows.lock:
         chart_windows.entries.clear()
 
