@@ -1,12 +1,17 @@
 """The operator roles: viewers and editors as Django groups, admins as superusers.
 
 One definition, used by the post-migrate hook (the groups and their permissions), the create_account
-command and the admin's user and group pages.
+command, the admin's user and group pages, and every permission check (dashboard, API, live feeds).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+# The permissions checked by the dashboard, the API and the live feeds ("app_label.codename").
+VIEW_SESSION = "sessions_app.view_session"
+CHANGE_SESSION = "sessions_app.change_session"
+ADD_SESSION = "sessions_app.add_session"
 
 VIEWERS = "Session viewers"
 EDITORS = "Session editors"

@@ -68,7 +68,7 @@ def form_data(
 ) -> dict[str, Any]:
     """What the change form posts for the session as loaded now, with the given changes."""
     row = s.row()
-    rows = list(models.Message.objects.filter(session_id=s.id).order_by("position"))
+    rows = list(models.Message.objects.filter(session_id=s.id).order_by("order_key"))
     data: dict[str, Any] = {
         "name": row.name if name is None else name,
         "metadata": json.dumps(row.metadata),
@@ -79,10 +79,10 @@ def form_data(
         f"{PREFIX}-MAX_NUM_FORMS": 1000,
         "_save": "Save",
     }
-    for i, m in enumerate(rows):
-        fields = {"id": m.pk, "session": s.id, "position": m.position, "role": m.role, "content": m.content}
-        fields.update((edit or {}).get(m.position, {}))
-        if m.position in delete:
+    for i, m in enumerate(rows):  # i: the row's index (its rank by order key)
+        fields = {"id": m.pk, "session": s.id, "position": i, "role": m.role, "content": m.content}
+        fields.update((edit or {}).get(i, {}))
+        if i in delete:
             fields["DELETE"] = "on"
         data.update({f"{PREFIX}-{i}-{k}": v for k, v in fields.items()})
     for j, fields in enumerate(new, start=len(rows)):

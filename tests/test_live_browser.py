@@ -211,7 +211,7 @@ def test_usage_chart_deltas_append_bars_and_converge_on_a_fresh_page(served, chr
     markup a fresh page load renders, and the bars are drawn to the new scale."""
     from playwright.sync_api import expect
 
-    from sessions_app.selectors import CHART_MAX_EXCHANGES
+    from sessions_app.selectors.usage import CHART_MAX_EXCHANGES
 
     carol = make_user("carol", "viewer")
     session = program(SessionService.new, "chart", {})

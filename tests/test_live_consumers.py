@@ -13,6 +13,7 @@ from django.conf import settings
 
 from sessions_app.domain.errors import VersionConflict
 from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.live import sharing
 from sessions_app.live import updates as live
 from sessions_app.live.events import session_group
 from sessions_app.services import SessionService
@@ -249,11 +250,11 @@ async def test_viewers_get_updates_without_write_controls(session, editor_cookie
 
 async def test_one_render_per_event_and_level_however_many_watchers(session, editor_cookie):
     watchers = [await open_detail(session, editor_cookie) for _ in range(6)]
-    before = live.stats["renders"]
+    before = sharing.stats["renders"]
     await db(session.append)("user", "fan-out")
     bodies = {(await frames_until(w, "delta")).html for w in watchers}
     assert len(bodies) == 1, "watchers of one level got different bytes"
-    assert live.stats["renders"] - before == 1
+    assert sharing.stats["renders"] - before == 1
     for w in watchers:
         await w.disconnect()
 
@@ -450,7 +451,7 @@ async def test_garbage_from_the_page_is_ignored(session, editor_cookie):
 
 
 async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while(monkeypatch):
-    """live.shared_check: concurrent and later callers within max_age share one read (200 sockets of
+    """sharing.shared_check: concurrent and later callers within max_age share one read (200 sockets of
     one user: one permission read per half period); after max_age it reads again; a failure is not kept."""
     calls = []
 
@@ -461,15 +462,15 @@ async def test_periodic_reads_are_shared_by_the_process_sockets_for_a_while(monk
         return f"{value}#{len(calls)}"
 
     live.clear_cache()
-    results = await asyncio.gather(*(live.shared_check(("k", 1), 0.3, read, "a") for _ in range(50)))
+    results = await asyncio.gather(*(sharing.shared_check(("k", 1), 0.3, read, "a") for _ in range(50)))
     assert set(results) == {"a#1"} and calls == ["a"]
-    assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#1"
-    assert await live.shared_check(("k", 2), 0.3, read, "b") == "b#2"  # another key: its own read
+    assert await sharing.shared_check(("k", 1), 0.3, read, "a") == "a#1"
+    assert await sharing.shared_check(("k", 2), 0.3, read, "b") == "b#2"  # another key: its own read
     loop = asyncio.get_running_loop()
     real_time = loop.time
     monkeypatch.setattr(loop, "time", lambda: real_time() + 0.35)  # max_age has passed
-    assert await live.shared_check(("k", 1), 0.3, read, "a") == "a#3"
+    assert await sharing.shared_check(("k", 1), 0.3, read, "a") == "a#3"
     for _ in range(2):
         with pytest.raises(RuntimeError):
-            await live.shared_check(("k", 3), 10, read, "boom")
+            await sharing.shared_check(("k", 3), 10, read, "boom")
     assert calls.count("boom") == 2  # the failure was not kept for 10 s

@@ -47,7 +47,8 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
     import random
     import re
 
-    from sessions_app import selectors
+    from sessions_app.selectors import usage as usage_queries
+    from sessions_app.web import charts
 
     live.clear_cache()
     rng = random.Random(7)
@@ -55,7 +56,7 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
     base = s.version()
     live.render_detail_snapshot(str(s.id), live.VIEW, None)  # seeds the window at the page's version
     reads = live.chart_windows.reads
-    for step in range(selectors.CHART_MAX_EXCHANGES + 40):
+    for step in range(usage_queries.CHART_MAX_EXCHANGES + 40):
         for _ in range(1 if step % 7 else 3):  # now and then one delta covers three writes
             prompt, completion = rng.randrange(0, 5000), rng.randrange(0, 800)
             usage = TokenUsage(prompt, completion, prompt + completion + rng.choice([0, 0, 50]))
@@ -71,12 +72,12 @@ def test_a_delta_builds_the_chart_window_from_the_last_one_and_it_matches_the_ev
         update = live.render_detail_event(str(s.id), base + 1, live.VIEW)
         assert update.kind == "delta" and update.version == s.version()
         base = update.version
-        expected = selectors.usage_points(s.id)
+        expected = usage_queries.usage_points(s.id)
         window = live.chart_windows.entries[(s.id, base)][0]
         assert window == expected
         if "usage-chart-caption" in update.html:
             peak = max(max(p["total"], p["prompt"] + p["completion"]) for p in expected)
-            assert f'<data id="usage-chart-scale" value="{selectors.axis_top(peak)}"' in update.html
+            assert f'<data id="usage-chart-scale" value="{charts.axis_top(peak)}"' in update.html
             assert 'id="usage-chart-yaxis"' in update.html and 'id="usage-chart-axis"' in update.html
             assert re.search(rf"last {len(expected)} &#183; peak [\d,]+ tokens", update.html)
     assert live.chart_windows.reads == reads, "a delta read the whole window from the database"

@@ -54,15 +54,17 @@ def test_every_op_has_a_recorded_example_that_replays_and_is_described():
         assert ops.OPS[name].watch.kind in ("appended", "replaced", "window")
 
 
+def positional_names(method) -> list[str]:  # noqa: ANN001
+    return [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
+    ]
+
+
 def test_every_session_api_write_is_a_service_method_with_the_declared_arguments():
     for name, op in ops.API_WRITES.items():
-        method = getattr(SessionService, name)
-        positional = [
-            p.name
-            for p in inspect.signature(method).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
-        ]
-        assert positional == [p.name for p in op.params], name
+        assert positional_names(getattr(SessionService, name)) == [p.name for p in op.params], name
 
 
 def test_every_session_api_write_is_a_route_whose_body_is_the_declared_arguments():
@@ -76,13 +78,7 @@ def test_every_session_api_write_is_a_route_whose_body_is_the_declared_arguments
 
 def test_every_session_api_write_is_a_client_method_with_the_declared_arguments():
     for name, op in ops.API_WRITES.items():
-        method = getattr(zyn_client.RemoteSession, name)
-        positional = [
-            p.name
-            for p in inspect.signature(method).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"
-        ]
-        assert positional == [p.name for p in op.params], name
+        assert positional_names(getattr(zyn_client.RemoteSession, name)) == [p.name for p in op.params], name
 
 
 def test_every_session_api_write_an_operator_makes_has_a_dashboard_form():
@@ -182,3 +178,9 @@ def test_the_admins_bulk_actions_are_session_api_writes_with_the_declared_argume
 
     for op, form_class, _title in _BULK.values():
         assert set(form_class.base_fields) == {p.name for p in ops.API_WRITES[op].params}, op
+
+
+def test_the_dashboards_edits_are_the_session_api_writes_an_operator_makes():
+    from sessions_app.web.edit_views import EDITS
+
+    assert set(EDITS) == ops.API_WRITES.keys() - PROGRAM_ONLY

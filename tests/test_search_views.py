@@ -12,10 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_app import selectors
 from sessions_app.domain.types import Message
-from sessions_app.selectors import ListFilters, search
+from sessions_app.selectors import search
+from sessions_app.selectors.sessions import ListFilters
 from sessions_app.services import SessionService
+from sessions_app.web import presenters
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +130,7 @@ def test_list_snippets_take_one_query_for_the_page(found):
             [Message("user", f"hello {i}"), Message("user", f"safari again {i}")]
         )
     with CaptureQueriesContext(connection) as queries:
-        context = selectors.session_list_context(ListFilters(q="safari"), can_edit=False)
+        context = presenters.session_list_context(ListFilters(q="safari"), can_edit=False)
     hits = [row.hit for row in context["rows"]]
     assert len(hits) == 31 and all(hits) and {h.position for h in hits} == {1}
     # The page, then the hits with their snippets (SQLite: positions, then rows); rows with a hit show it

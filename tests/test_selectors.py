@@ -10,16 +10,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_app import models, selectors
+from sessions_app import models
 from sessions_app.domain.types import Message, TokenUsage
-from sessions_app.selectors import ListFilters
+from sessions_app.selectors import messages, previews, usage
+from sessions_app.selectors import sessions as session_queries
+from sessions_app.selectors.sessions import ListFilters, get_session
 from sessions_app.services import SessionService
+from sessions_app.web import charts, presenters
 
 pytestmark = pytest.mark.django_db
 
 
 def names(filters: ListFilters) -> set[str]:
-    return {s.name for s in selectors.search_sessions(filters)}
+    return {s.name for s in session_queries.search_sessions(filters)}
 
 
 @pytest.fixture
@@ -60,7 +63,7 @@ def test_search_by_name_and_by_id(corpus):
 
 def test_search_with_quotes_and_operators_is_safe(corpus):
     for q in ['"charged twice"', "billing OR -x", "a & b | !c", "(", "'", "\\"]:
-        list(selectors.search_sessions(ListFilters(q=q)))  # must not raise on any backend
+        list(session_queries.search_sessions(ListFilters(q=q)))  # must not raise on any backend
 
 
 @pytest.mark.postgres
@@ -86,7 +89,7 @@ def test_postgres_search_stems_words_over_the_stored_vector_and_its_gin_index(co
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-        plan = selectors.search_sessions(ListFilters(q="charged"), upto=51).explain()
+        plan = session_queries.search_sessions(ListFilters(q="charged"), upto=51).explain()
     assert "sessions_app_message_search" in plan
     assert "sessions_app_session_name_trgm" in plan  # the name branch of the search
 
@@ -112,26 +115,26 @@ def test_list_page_uses_a_constant_number_of_queries(corpus):
         s = SessionService.new(name=f"n{i}")
         s.append("user", f"hello {i}")
     with CaptureQueriesContext(connection) as small:
-        selectors.session_list_context(ListFilters(), can_edit=False)
+        presenters.session_list_context(ListFilters(), can_edit=False)
     for i in range(30):
         SessionService.new(name=f"m{i}").append("user", "x")
     with CaptureQueriesContext(connection) as big:
-        context = selectors.session_list_context(ListFilters(), can_edit=False)
+        context = presenters.session_list_context(ListFilters(), can_edit=False)
     assert len(big) == len(small) == 2  # the page, then the previews of that page
-    assert len(context["rows"]) == selectors.LIST_PAGE_SIZE and context["has_next"]
+    assert len(context["rows"]) == session_queries.LIST_PAGE_SIZE and context["has_next"]
     assert "COUNT(" not in " ".join(q["sql"] for q in big.captured_queries).upper()
 
 
 def test_rows_carry_the_last_message_preview(corpus):
     long = SessionService.new(name="long")
     long.append("user", "word " * 200)
-    rows = {r.session.name: r for r in selectors.session_rows(list(models.Session.objects.all()))}
+    rows = {r.session.name: r for r in presenters.session_rows(list(models.Session.objects.all()))}
     assert (
         rows["billing bot"].last_role == "assistant"
         and rows["billing bot"].last_preview == '{"primary": "billing"}'
     )
     assert rows["empty one"].last_preview == "" and ("flag", "true") in rows["empty one"].tags
-    assert len(rows["long"].last_preview) == selectors.PREVIEW_CHARS + 1 and rows[
+    assert len(rows["long"].last_preview) == session_queries.PREVIEW_CHARS + 1 and rows[
         "long"
     ].last_preview.endswith("…")
 
@@ -141,7 +144,7 @@ def test_rows_carry_the_last_message_preview(corpus):
 def test_truncate_preview_matches_what_truncate_does(length, keep_first, keep_last):
     s = SessionService.new()
     s.set_messages([Message("user", f"m{i}") for i in range(length)])
-    preview = selectors.truncate_preview(s.row(), keep_first, keep_last)
+    preview = previews.truncate_preview(s.row(), keep_first, keep_last)
     s.truncate(keep_first, keep_last)
     remaining = [m.content for m in s.messages()]
     assert preview["remaining"] == len(remaining) and preview["removed"] == length - len(remaining)
@@ -154,7 +157,7 @@ def test_truncate_preview_matches_what_truncate_does(length, keep_first, keep_la
 def test_prune_preview_matches_what_prune_does(length, n):
     s = SessionService.new()
     s.set_messages([Message("user", f"m{i}") for i in range(length)])
-    preview = selectors.prune_preview(s.row(), n)
+    preview = previews.prune_preview(s.row(), n)
     s.prune(n)
     assert preview["remaining"] == s.len()
     labels = [b["label"] for b in preview["boundary"]]
@@ -174,7 +177,7 @@ def test_prune_preview_matches_what_prune_does(length, n):
     ],
 )
 def test_window_for_clamps_to_the_session(count, page, at, expected_page, start, stop):
-    w = selectors.window_for(count, page=page, at=at)
+    w = messages.window_for(count, page=page, at=at)
     assert (w.page, w.start, w.stop) == (expected_page, start, stop)
 
 
@@ -184,7 +187,7 @@ def test_usage_points_come_from_the_event_log_oldest_first():
     s.record_exchange("q", "a")  # no usage: no point
     s.set_usage(TokenUsage(4, 5, 9))
     s.set_usage(None)
-    points = selectors.usage_points(s.id)
+    points = usage.usage_points(s.id)
     assert [(p["op"], p["total"]) for p in points] == [("record_exchange", 3), ("set_usage", 9)]
 
 
@@ -194,30 +197,34 @@ def bar_totals(html: str) -> list[int]:
 
 def test_usage_chart_keeps_the_most_recent_exchanges():
     s = SessionService.new()
-    for i in range(selectors.CHART_MAX_EXCHANGES + 5):
+    for i in range(usage.CHART_MAX_EXCHANGES + 5):
         s.record_exchange("q", "a", TokenUsage(i, 1, i + 1))
-    chart = selectors.usage_chart(s.id)
-    assert chart["count"] == selectors.CHART_MAX_EXCHANGES
-    assert bar_totals(chart["bars_html"]) == list(range(6, selectors.CHART_MAX_EXCHANGES + 6))
-    assert chart["peak"] == selectors.CHART_MAX_EXCHANGES + 5
+    chart = charts.usage_chart(s.id)
+    assert chart["count"] == usage.CHART_MAX_EXCHANGES
+    assert bar_totals(chart["bars_html"]) == list(range(6, usage.CHART_MAX_EXCHANGES + 6))
+    assert chart["peak"] == usage.CHART_MAX_EXCHANGES + 5
 
 
 def test_bars_carry_their_numbers_and_an_escaped_title():
     s = SessionService.new()
     s.record_exchange("q", "a", TokenUsage(7, 3, 11))
-    point = selectors.usage_points(s.id)[0]
-    built = selectors.bars_html([point, {**point, "version": 9, "total": 12}])
+    point = usage.usage_points(s.id)[0]
+    built = charts.bars_html([point, {**point, "version": 9, "total": 12}])
     assert built.startswith('<li style="--p:7;--c:3;--t:11" title="v1 · ')
     assert built.count("<li ") == 2 and "prompt 7 / completion 3 / total 12" in built
     evil = {**point, "version": '<b>"odd"</b> & co'}  # titles are escaped (numbers are ints)
-    assert "v&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in selectors.bars_html([evil])
-    page = render_to_string_partial("usage-chart", selectors.usage_chart_context(s.id))
+    assert "v&lt;b&gt;&quot;odd&quot;&lt;/b&gt; &amp; co" in charts.bars_html([evil])
+    page = render_to_string_partial("usage-chart", usage_chart_context(s.id))
     assert (  # drawn to the y-axis top: the round number at or above the peak (0, 3, 6, 9, 12)
         page.count("<li ") == 1
         and 'style="--peak:12"' in page
         and 'id="usage-chart-scale" value="12"' in page
         and "peak 11 tokens" in page
     )
+
+
+def usage_chart_context(session_id: object) -> dict:
+    return {"session": get_session(session_id), "chart": charts.usage_chart(session_id)}
 
 
 def render_to_string_partial(name: str, context: dict) -> str:
@@ -233,7 +240,8 @@ def test_partial_contexts_can_be_built_from_an_id_and_a_permission_level():
     s.append("user", "hello")
     v = s.version()
     row = render_to_string(
-        "sessions_app/session_detail.html#message-row", selectors.message_row_context(s.id, 0, can_edit=False)
+        "sessions_app/session_detail.html#message-row",
+        presenters.message_row_context(s.id, 0, can_edit=False),
     )
     assert (
         f'<li id="message-0" class="msg role-user" data-index="0" data-version="{v}"' in row
@@ -241,18 +249,16 @@ def test_partial_contexts_can_be_built_from_an_id_and_a_permission_level():
     )
     header = render_to_string(
         "sessions_app/session_detail.html#session-header",
-        selectors.session_header_context(s.id, can_edit=True),
+        presenters.session_header_context(s.id, can_edit=True),
     )
     assert f'id="session-header" class="session-header card" data-version="{v}"' in header
-    chart = render_to_string(
-        "sessions_app/session_detail.html#usage-chart", selectors.usage_chart_context(s.id)
-    )
+    chart = render_to_string("sessions_app/session_detail.html#usage-chart", usage_chart_context(s.id))
     assert 'id="usage-chart"' in chart
     listing = render_to_string(
-        "sessions_app/session_detail.html#message-list", selectors.message_list_context(s.id, can_edit=True)
+        "sessions_app/session_detail.html#message-list", presenters.message_list_context(s.id, can_edit=True)
     )
     assert 'id="message-list"' in listing and "data-mode" in listing
     srow = render_to_string(
-        "sessions_app/session_list.html#session-row", selectors.session_row_context(s.id, can_edit=False)
+        "sessions_app/session_list.html#session-row", presenters.session_row_context(s.id, can_edit=False)
     )
     assert f'id="session-{s.id}"' in srow and f'data-version="{v}"' in srow

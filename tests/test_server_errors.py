@@ -52,7 +52,7 @@ def test_an_unexpected_fault_in_a_page_is_the_sites_500_page(monkeypatch, viewer
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a defect")
 
-    monkeypatch.setattr("sessions_app.selectors.ListFilters", broken)
+    monkeypatch.setattr("sessions_app.selectors.sessions.ListFilters", broken)
     response = client.get("/")
     assert response.status_code == 500
     page = response.content.decode()

@@ -9,10 +9,10 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from sessions_app import selectors
 from sessions_app.domain.types import TokenUsage
 from sessions_app.models import SessionEvent
 from sessions_app.services import SessionService
+from sessions_app.web import charts
 
 T0 = datetime(2026, 3, 4, 14, 2, 11, tzinfo=UTC)
 BIGGEST = 2**63 - 1  # the largest count a usage field holds
@@ -48,26 +48,26 @@ def x_labels(markup: str) -> list[tuple[str, str]]:
 
 
 def test_the_axis_top_is_a_round_number_at_or_above_the_peak():
-    assert [selectors.axis_top(p) for p in (0, 1, 4, 5, 11, 99, 100, 1047, 2049, 123_456)] == [
+    assert [charts.axis_top(p) for p in (0, 1, 4, 5, 11, 99, 100, 1047, 2049, 123_456)] == [
         4, 4, 4, 8, 12, 100, 100, 1200, 2400, 160_000,
     ]  # fmt: skip
     for peak in (*range(0, 3000, 7), 10**9 + 1, BIGGEST, 2 * BIGGEST):
-        top = selectors.axis_top(peak)
-        step = top // selectors.Y_INTERVALS
-        assert top >= peak and top % selectors.Y_INTERVALS == 0 and top < max(peak, 4) * 1.5 + 4
+        top = charts.axis_top(peak)
+        step = top // charts.Y_INTERVALS
+        assert top >= peak and top % charts.Y_INTERVALS == 0 and top < max(peak, 4) * 1.5 + 4
         assert int(str(step)[:2].ljust(2, "0")) in (10, 12, 15, 20, 25, 30, 40, 50, 60, 80)
 
 
 def test_tick_labels_are_short_for_any_count():
-    assert [selectors.token_label(n) for n in (0, 950, 1000, 1200, 15_000, 250_000, 2_500_000)] == [
+    assert [charts.token_label(n) for n in (0, 950, 1000, 1200, 15_000, 250_000, 2_500_000)] == [
         "0", "950", "1k", "1.2k", "15k", "250k", "2.5M",
     ]  # fmt: skip
-    assert selectors.token_label(3 * 10**9) == "3B" and selectors.token_label(BIGGEST) == "9.2E"
-    assert selectors.token_label(10**400) == "1.0e400"  # no float: a number of any size
+    assert charts.token_label(3 * 10**9) == "3B" and charts.token_label(BIGGEST) == "9.2E"
+    assert charts.token_label(10**400) == "1.0e400"  # no float: a number of any size
 
 
 def test_the_y_axis_labels_the_four_intervals_up_to_its_top():
-    chart = selectors.chart_context(points(3, size=1000))
+    chart = charts.chart_context(points(3, size=1000))
     assert chart["peak"] == 1252 and chart["scale"] == 1600
     assert chart["y_ticks"] == ["0", "400", "800", "1.2k", "1.6k"]
     markup = render_chart(chart)
@@ -75,7 +75,7 @@ def test_the_y_axis_labels_the_four_intervals_up_to_its_top():
 
 
 def test_no_exchanges_draw_an_empty_chart_without_axes():
-    chart = selectors.chart_context([])
+    chart = charts.chart_context([])
     markup = render_chart(chart)
     assert chart["y_ticks"] == [] and chart["x_ticks"] == [] and "No usage recorded yet." in markup
     assert y_labels(markup) == [] and x_labels(markup) == []
@@ -83,37 +83,37 @@ def test_no_exchanges_draw_an_empty_chart_without_axes():
 
 
 def test_one_exchange_is_a_bar_in_the_first_of_twelve_slots_labelled_with_its_time():
-    chart = selectors.chart_context(points(1))
+    chart = charts.chart_context(points(1))
     assert [(t["label"], t["left"], t["anchor"]) for t in chart["x_ticks"]] == [("14:02:11", "4.17", "start")]
     assert chart["span_note"] == "1 exchange · Mar 4, 14:02:11"
 
 
 def test_exchanges_within_a_minute_are_labelled_to_the_second():
-    chart = selectors.chart_context(points(3, step=timedelta(seconds=20)))
+    chart = charts.chart_context(points(3, step=timedelta(seconds=20)))
     assert [t["label"] for t in chart["x_ticks"]] == ["14:02:11", "14:02:31", "14:02:51"]
     assert chart["span_note"] == "3 exchanges in 40 s · Mar 4, 14:02:11 – 14:02:51"
     assert [t["minor"] for t in chart["x_ticks"]] == [False, True, False]
 
 
 def test_exchanges_in_one_second_are_labelled_by_number():
-    chart = selectors.chart_context(points(2, step=timedelta(0)))
+    chart = charts.chart_context(points(2, step=timedelta(0)))
     assert [t["label"] for t in chart["x_ticks"]] == ["#1", "#2"]
     assert chart["span_note"] == "2 exchanges in 0 s · Mar 4, 14:02:11 – 14:02:11"
 
 
 def test_a_full_window_has_six_labels_from_the_first_bar_to_the_last():
-    chart = selectors.chart_context(points(120, step=timedelta(minutes=1)))
+    chart = charts.chart_context(points(120, step=timedelta(minutes=1)))
     ticks = chart["x_ticks"]
-    assert len(ticks) == selectors.X_LABELS and ticks[0]["label"] == "14:02" and ticks[-1]["label"] == "16:01"
+    assert len(ticks) == charts.X_LABELS and ticks[0]["label"] == "14:02" and ticks[-1]["label"] == "16:01"
     assert ticks[0]["left"] == "0.42" and ticks[-1]["left"] == "99.58" and ticks[-1]["anchor"] == "end"
-    days = selectors.chart_context(points(3, step=timedelta(days=1)))
+    days = charts.chart_context(points(3, step=timedelta(days=1)))
     assert [t["label"] for t in days["x_ticks"]] == ["Mar 4, 14:02", "Mar 5, 14:02", "Mar 6, 14:02"]
     assert days["span_note"] == "3 exchanges in 2 d · Mar 4, 14:02 – Mar 6, 14:02"
 
 
 def test_huge_counts_scale_and_label_without_overflow():
     huge = [{**p, "prompt": BIGGEST, "completion": BIGGEST, "total": BIGGEST} for p in points(2)]
-    chart = selectors.chart_context(huge)
+    chart = charts.chart_context(huge)
     assert chart["peak"] == 2 * BIGGEST and chart["scale"] >= 2 * BIGGEST
     assert chart["y_ticks"] == ["0", "5E", "10E", "15E", "20E"]
     assert f"--p:{BIGGEST};" in render_chart(chart)

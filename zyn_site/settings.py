@@ -226,7 +226,7 @@ X_FRAME_OPTIONS = "DENY"
 # to connect-src). Scripts and style sheets come from this site only, no inline <script> or <style>
 # (htmx's own indicator <style> is turned off in base.html's htmx-config). One exception: inline style
 # *attributes* (style-src-attr), because the usage chart draws each bar from its numbers as CSS variables
-# (selectors.bars_html: style="--p:…;--c:…;--t:…"), so a live delta appends bars without re-sending the
+# (web.charts.bars_html: style="--p:…;--c:…;--t:…"), so a live delta appends bars without re-sending the
 # others, and places its time labels (style="left:…%"). An attribute holds declarations only (no
 # selectors, no @import), every value in one is a number the server wrote, and content is always
 # escaped, so no stored text can become a style.

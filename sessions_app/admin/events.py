@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import admin
@@ -11,6 +10,7 @@ from django.http import HttpRequest
 
 from sessions_app import history, models
 from sessions_app.admin.selection import CheckedSelectionMixin
+from sessions_app.domain.ids import as_uuid
 
 
 @admin.register(models.SessionEvent)
@@ -29,11 +29,10 @@ class SessionEventAdmin(CheckedSelectionMixin, admin.ModelAdmin):
         return history.describe_event(obj)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple:
-        try:
-            uuid.UUID(search_term.strip())
-        except ValueError:
+        session_id = as_uuid(search_term.strip())
+        if session_id is None:
             return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(session_id=search_term.strip()), False
+        return queryset.filter(session_id=session_id), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

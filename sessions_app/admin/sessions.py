@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from sessions_app import history, models
+from sessions_app import history, models, roles
 from sessions_app.admin.forms import (
     ClearForm,
     MessageInlineForm,
@@ -55,16 +55,16 @@ class MessageInline(admin.TabularInline):
 
     # The inline edits the session: the session permissions decide, not the Message model's.
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("sessions_app.view_session")
+        return request.user.has_perm(roles.VIEW_SESSION)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("sessions_app.change_session")
+        return request.user.has_perm(roles.CHANGE_SESSION)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("sessions_app.change_session")
+        return request.user.has_perm(roles.CHANGE_SESSION)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("sessions_app.change_session")
+        return request.user.has_perm(roles.CHANGE_SESSION)
 
 
 class MetadataFilter(admin.SimpleListFilter):

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.security.base import AuthBase
 
+from sessions_app import roles
 from sessions_app.api.errors import ApiError
 from sessions_app.domain.checks import describe
 from sessions_app.models import ApiKey
@@ -22,9 +23,9 @@ READ = "read"
 WRITE = "write"
 CREATE = "create"
 _PERMISSION = {
-    READ: "sessions_app.view_session",
-    WRITE: "sessions_app.change_session",
-    CREATE: "sessions_app.add_session",
+    READ: roles.VIEW_SESSION,
+    WRITE: roles.CHANGE_SESSION,
+    CREATE: roles.ADD_SESSION,
 }
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="zyn"'}
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import decimal
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from ninja import Query
 from ninja.params.models import Body, BodyModel
 from pydantic import BeforeValidator, ValidationInfo
 
@@ -115,8 +116,9 @@ def parse_int_text(text: str, name: str) -> int:
     return int(text)
 
 
-def query_int(minimum: int, maximum: int) -> BeforeValidator:
-    """A query parameter's integer: digits only, within [minimum, maximum]."""
+def query_int(default: int, minimum: int, maximum: int) -> Any:
+    """The type of an integer query parameter: digits only, within [minimum, maximum]. The bounds are
+    checked here (with our message) and stated once, for the OpenAPI document too."""
 
     def check(value: object, info: ValidationInfo) -> int:
         name = str(info.field_name)
@@ -127,7 +129,7 @@ def query_int(minimum: int, maximum: int) -> BeforeValidator:
             )
         return number
 
-    return BeforeValidator(check)
+    return Annotated[int, BeforeValidator(check), Query(default, ge=minimum, le=maximum)]
 
 
 def _path_index(value: object) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router
+from ninja import Router
 from ninja.responses import Status
 from pydantic import WithJsonSchema
 
@@ -58,8 +58,8 @@ def tag_version(response: HttpResponse, version: int) -> None:
 )
 def list_sessions(
     request: HttpRequest,
-    limit: Annotated[int, query_int(1, 500), Query(50, ge=1, le=500)],
-    offset: Annotated[int, query_int(0, 2**31 - 1), Query(0, ge=0, le=2**31 - 1)],
+    limit: query_int(50, 1, 500),
+    offset: query_int(0, 0, 2**31 - 1),
 ) -> dict[str, Any]:
     rows = models.Session.objects.order_by("-updated_at", "id")
     return {
@@ -192,8 +192,8 @@ def get_version(request: HttpRequest, response: HttpResponse, session_id: Sessio
 def get_events(
     request: HttpRequest,
     session_id: SessionId,
-    after: Annotated[int, query_int(0, MAX_BIGINT), Query(0, ge=0, le=MAX_BIGINT)],
-    limit: Annotated[int, query_int(1, 10_000), Query(1000, ge=1, le=10_000)],
+    after: query_int(0, 0, MAX_BIGINT),
+    limit: query_int(1000, 1, 10_000),
 ) -> dict[str, Any]:
     service = SessionService.get(session_id)
     events = service.events(after)

@@ -4,7 +4,6 @@ answered ``{"version": <new version>}`` with that version as the ETag. One route
 
 # No `from __future__ import annotations`: ninja reads the generated handlers' annotations as objects.
 from typing import Annotated, Any
-from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Router
@@ -16,7 +15,7 @@ from sessions_app.api.requests import IF_MATCH_PATTERN, JsonBody, expected_versi
 from sessions_app.api.responses import errors
 from sessions_app.api.sessions import SessionId, tag_version
 from sessions_app.domain import ops
-from sessions_app.domain.errors import SessionNotFound
+from sessions_app.domain.ids import parse_session_id
 from sessions_app.services import SessionService
 
 router = Router(tags=["write"])
@@ -33,13 +32,6 @@ IfMatch = Annotated[
 ]
 
 
-def _session_uuid(session_id: str) -> UUID:
-    try:
-        return UUID(session_id)
-    except ValueError:
-        raise SessionNotFound(f"no session with id {session_id[:60]}", id=session_id[:60]) from None
-
-
 def _add_route(op: ops.Op) -> None:
     arguments_type = schemas.WRITE_ARGS[op.name]
     # Bodies are optional where every field is (clear): an empty body is {}.
@@ -53,7 +45,7 @@ def _add_route(op: ops.Op) -> None:
         if_match: IfMatch = None,
     ) -> dict[str, int]:
         # No existence query first: the write locks the row and raises SessionNotFound itself.
-        service = SessionService(_session_uuid(session_id))
+        service = SessionService(parse_session_id(session_id))
         arguments: dict[str, Any] = body.model_dump()
         expected = expected_version_from(if_match, arguments.pop("expected_version"), service)
         version = service.write(op.name, arguments, expected_version=expected, actor=request.auth.actor)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from sessions_app import models
 from sessions_app.domain.checks import check_int
-from sessions_app.domain.errors import InvalidArgument, SessionError, SessionNotFound
+from sessions_app.domain.errors import InvalidArgument, SessionError
+from sessions_app.domain.ids import session_not_found
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.history import checkpoints
 from sessions_app.history.replay import apply_event
@@ -42,7 +43,7 @@ class VersionState:
 def latest_version(session_id: uuid.UUID) -> int:
     found = models.Session.objects.filter(pk=session_id).values_list("version", flat=True).first()
     if found is None:
-        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+        raise session_not_found(session_id)
     return found
 
 

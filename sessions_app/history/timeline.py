@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from sessions_app import models
-from sessions_app.domain.errors import SessionNotFound
+from sessions_app.domain.ids import session_not_found
 from sessions_app.history.states import oldest_version
 from sessions_app.history.wording import describe
 
@@ -31,7 +31,7 @@ def export_history(session_id: uuid.UUID) -> dict[str, Any]:
     try:
         session = models.Session.objects.get(pk=session_id)
     except models.Session.DoesNotExist:
-        raise SessionNotFound(f"no session with id {session_id}", id=str(session_id)) from None
+        raise session_not_found(session_id) from None
     oldest = oldest_version(session_id)
     if oldest == 0:
         base: dict[str, Any] = {"version": 0, "messages": [], "usage": None}

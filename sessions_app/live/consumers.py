@@ -27,6 +27,8 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import get_user_model
 
+from sessions_app.domain.ids import as_uuid
+from sessions_app.live import sharing
 from sessions_app.live import updates as live
 from sessions_app.live.events import SESSION_LIST_GROUP, session_group
 from sessions_app.live.presence import get_store
@@ -162,7 +164,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Shared by the process's sockets of this user for half a period (a deactivation also closes
         # them at once: user_deactivated).
         session_key = getattr(self.scope.get("session"), "session_key", None)
-        level = await live.shared_check(
+        level = await sharing.shared_check(
             ("level", self.user_id, session_key),
             live.tick_seconds() / 2,
             _fresh_level,
@@ -241,7 +243,7 @@ class SessionDetailConsumer(LiveConsumer):
 
     async def send_snapshot(self, current: int) -> None:
         key = ("snapshot", self.session_id, current, self.level, self.page)
-        update = await live.shared_render(
+        update = await sharing.shared_render(
             key, live.render_detail_snapshot, self.session_id, self.level, self.page
         )
         self.sent_version = max(self.sent_version, update.version)
@@ -255,7 +257,7 @@ class SessionDetailConsumer(LiveConsumer):
             return  # already covered by a newer delta or snapshot this socket sent
         key = ("event", self.session_id, version, self.level)
         try:
-            update = await live.shared_render(
+            update = await sharing.shared_render(
                 key, live.render_detail_event, self.session_id, version, self.level
             )
         except Exception:
@@ -266,7 +268,7 @@ class SessionDetailConsumer(LiveConsumer):
 
     async def tick(self) -> None:
         await super().tick()
-        current = await live.shared_check(
+        current = await sharing.shared_check(
             ("version", self.session_id), live.tick_seconds() / 2, live.session_version, self.session_id
         )
         if current is None:
@@ -339,7 +341,7 @@ class SessionListConsumer(LiveConsumer):
 
     async def send_row(self, session: str, version: int) -> None:
         try:
-            update = await live.shared_render(
+            update = await sharing.shared_render(
                 ("row", session, version, self.level), live.render_list_row, session, self.level
             )
         except Exception:
@@ -359,7 +361,7 @@ class SessionListConsumer(LiveConsumer):
             return
         known: dict[str, int] = {}
         for session, version in list(rows.items())[:MAX_LIST_ROWS]:
-            if isinstance(version, int) and live.is_uuid(session):
+            if isinstance(version, int) and as_uuid(session) is not None:
                 known[session] = version
         self.known = known
         await self.send_changed_rows()

@@ -7,7 +7,7 @@ message per socket: with channels-redis, one Redis round trip each, received one
 of its own, and hands each event to its local sockets: one message per process per event.
 
 The reader calls the sockets one after another (``member.deliver(event)``), in one task: the first
-socket of a permission level awaits the shared render (sessions_app.live.updates.shared_render), every later
+socket of a permission level awaits the shared render (live/sharing.py), every later
 one finds it done and sends without yielding to the loop. 200 sockets cost one pass, not 200 task
 wake-ups, queue hand-offs and awaits of the render; and every socket still gets events in order.
 

@@ -23,33 +23,33 @@ bytes. Measured in docs/benchmarks.md, "Live feeds".
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import math
 import re
 import threading
 import time
 import uuid
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
-from sessions_app import models, selectors
+from sessions_app import models, roles
 from sessions_app.domain.ops import OPS
+from sessions_app.live import sharing
+from sessions_app.selectors import usage as usage_queries
+from sessions_app.selectors.messages import messages_between, window_for
+from sessions_app.selectors.sessions import get_session
+from sessions_app.web import charts, presenters
 
 DETAIL_TEMPLATE = "sessions_app/session_detail.html"
 LIST_TEMPLATE = "sessions_app/session_list.html"
 MESSAGE_LIST_ID = "message-list"  # the <ol> of ``message-list``; its <li> are ``message-row``s
 
-CACHE_SIZE = 512
 
 VIEW, EDIT = "view", "edit"
 _C1_REFERENCE = re.compile(r"&#1(?:2[89]|[3-5][0-9]);")
@@ -102,9 +102,9 @@ def level_of(user: Any) -> str | None:
     """The permission level a socket is served at; None = may not watch sessions at all."""
     if not user.is_authenticated or not user.is_active:
         return None
-    if user.has_perm("sessions_app.change_session"):
+    if user.has_perm(roles.CHANGE_SESSION):
         return EDIT
-    if user.has_perm("sessions_app.view_session"):
+    if user.has_perm(roles.VIEW_SESSION):
         return VIEW
     return None
 
@@ -134,16 +134,16 @@ def _partial(template: str, name: str, context: dict[str, Any]) -> str:
     return render_to_string(f"{template}#{name}", {**PUSH_DEFAULTS, **context})
 
 
-# Each takes the Session the render read first (selectors.get_session passes it through): one query
+# Each takes the Session the render read first (get_session passes it through): one query
 # for the session per render, and every partial shows the same version of it.
 def _header(session: models.Session, can_edit: bool) -> str:
     return _partial(
-        DETAIL_TEMPLATE, "session-header", selectors.session_header_context(session, can_edit=can_edit)
+        DETAIL_TEMPLATE, "session-header", presenters.session_header_context(session, can_edit=can_edit)
     )
 
 
 def _chart(session: models.Session) -> str:
-    context = {"session": session, "chart": selectors.chart_context(chart_windows.points(session))}
+    context = {"session": session, "chart": charts.chart_context(chart_windows.points(session))}
     return _partial(DETAIL_TEMPLATE, "usage-chart", context)
 
 
@@ -157,7 +157,7 @@ class ChartWindows:
     (compact_events may delete old events). Used from the renders' thread; locked all the same.
     """
 
-    def __init__(self, size: int = CACHE_SIZE, reread_seconds: float = 60.0) -> None:
+    def __init__(self, size: int = sharing.CACHE_SIZE, reread_seconds: float = 60.0) -> None:
         self.size, self.reread_seconds = size, reread_seconds
         # (session, version) → (points, when they were read from the database); each permission
         # level renders the same version, so an entry is kept per version, not only the newest.
@@ -171,7 +171,7 @@ class ChartWindows:
         """The window at ``session.version``, given the points added after ``base`` (None: read it)."""
         points = None if base is None else self.advance(session, base, new_points)
         if points is None:
-            points = selectors.usage_points(session.pk, session.version)
+            points = usage_queries.usage_points(session.pk, session.version)
             self.reads += 1
             self._keep(session, points, time.monotonic())
         return points
@@ -187,7 +187,9 @@ class ChartWindows:
             known = self.entries.get((session.pk, base))
         if known is None or time.monotonic() - known[1] >= self.reread_seconds:
             return None
-        points = (known[0] + list(new_points))[-selectors.CHART_MAX_EXCHANGES :] if new_points else known[0]
+        points = (
+            (known[0] + list(new_points))[-usage_queries.CHART_MAX_EXCHANGES :] if new_points else known[0]
+        )
         self._keep(session, points, known[1])
         return points
 
@@ -206,10 +208,10 @@ chart_windows = ChartWindows()
 def _chart_delta(session: models.Session, base: int, new_points: list[dict[str, Any]]) -> list[str]:
     """What turns the page's chart at ``base`` into the newest one: the new bars appended to
     ``#usage-bars``, and the caption, scale and both axes of the whole window. Not the old bars: a
-    bar's markup does not depend on the others (selectors.bars_html), so ~0.3 KB per exchange instead
+    bar's markup does not depend on the others (charts.bars_html), so ~0.3 KB per exchange instead
     of the whole chart (~35 KB at 120 bars) in every frame to every watcher."""
     window = chart_windows.points(session, base, new_points)
-    context = {"session": session, "chart": selectors.chart_context(window, bars=new_points)}
+    context = {"session": session, "chart": charts.chart_context(window, bars=new_points)}
     return [
         _partial(DETAIL_TEMPLATE, "usage-chart-caption", context),
         _partial(DETAIL_TEMPLATE, "usage-chart-scale", context),
@@ -224,13 +226,13 @@ def _chart_delta(session: models.Session, base: int, new_points: list[dict[str, 
 def _row(
     session: models.Session, position: int, can_edit: bool, message: models.Message | None = None
 ) -> str:
-    context = selectors.message_row_context(session, position, can_edit=can_edit, message=message)
+    context = presenters.message_row_context(session, position, can_edit=can_edit, message=message)
     return _partial(DETAIL_TEMPLATE, "message-row", context)
 
 
 def _rows(session: models.Session, start: int, stop: int, can_edit: bool) -> str:
     """The rows at positions start..stop-1, read in one query."""
-    messages = selectors.messages_between(session.pk, start, stop, session.message_count)
+    messages = messages_between(session.pk, start, stop)
     return "".join(_row(session, m.position, can_edit, m) for m in messages)
 
 
@@ -238,7 +240,7 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
     """The update that takes a page from ``event_version - 1`` to the newest committed version."""
     pk, can_edit = uuid.UUID(session_id), level == EDIT
     with consistent_read():
-        session = selectors.get_session(pk)
+        session = get_session(pk)
         newest = session.version
         changes = list(
             models.SessionEvent.objects.filter(session_id=pk, version__gte=event_version, version__lte=newest)
@@ -256,7 +258,7 @@ def render_detail_event(session_id: str, event_version: int, level: str) -> Upda
         new_points = [
             point
             for op, _, version, created_at, usage in changes
-            if OPS[op].charted and (point := selectors.usage_point(version, created_at, op, usage))
+            if OPS[op].charted and (point := usage_queries.usage_point(version, created_at, op, usage))
         ]
         if new_points:  # (a usage op without numbers, set_usage(None), draws nothing)
             parts.extend(_chart_delta(session, base, new_points))
@@ -294,9 +296,9 @@ def render_detail_snapshot(session_id: str, level: str, page: int | None) -> Upd
     """Header, the window ``page`` of the message list (None = the last window) and the chart."""
     pk, can_edit = uuid.UUID(session_id), level == EDIT
     with consistent_read():
-        session = selectors.get_session(pk)
-        window = selectors.window_for(session.message_count, page=page if page is not None else 10**9)
-        context = selectors.message_list_context(session, can_edit=can_edit, page=window.page)
+        session = get_session(pk)
+        window = window_for(session.message_count, page=page if page is not None else 10**9)
+        context = presenters.message_list_context(session, can_edit=can_edit, page=window.page)
         html = "".join(
             [
                 envelope("snapshot", session_id, session.version, count=session.message_count),
@@ -310,7 +312,7 @@ def render_detail_snapshot(session_id: str, level: str, page: int | None) -> Upd
 
 def render_list_row(session_id: str, level: str) -> Update:
     with consistent_read():
-        context = selectors.session_row_context(session_id, can_edit=level == EDIT)
+        context = presenters.session_row_context(session_id, can_edit=level == EDIT)
         version = context["row"].session.version
         html = envelope("row", session_id, version) + _partial(LIST_TEMPLATE, "session-row", context)
         return Update("row", session_id, version, html)
@@ -327,68 +329,9 @@ def session_version(session_id: str) -> int | None:
 
 # ---------------------------------------------------------------- one render (or check) per key per process
 
-_Cache = OrderedDict[tuple, tuple[float, asyncio.Future]]  # key → (expires at, the read's future)
-_renders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
-_checks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
-stats = {"renders": 0, "shared": 0}
-
-
-def _shared(
-    caches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache],
-    key: tuple,
-    max_age: float,
-    read: Callable[..., Any],
-    *args: Any,
-) -> tuple[asyncio.Future, bool]:
-    """The future of ``read(*args)`` in the database thread, shared by this loop's callers of ``key``
-    for ``max_age`` seconds (the last CACHE_SIZE keys); True when this call started it.
-
-    A failed read is not kept, so the next caller retries it.
-    """
-    loop = asyncio.get_running_loop()
-    cache = caches.setdefault(loop, OrderedDict())
-    now = loop.time()
-    entry = cache.get(key)
-    if entry is not None and entry[0] > now:
-        return entry[1], False
-    future = asyncio.ensure_future(database_sync_to_async(read)(*args))
-    entry = cache[key] = (now + max_age, future)
-    cache.move_to_end(key)
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
-
-    def forget_failure(done: asyncio.Future) -> None:
-        if (done.cancelled() or done.exception() is not None) and cache.get(key) is entry:
-            del cache[key]
-
-    future.add_done_callback(forget_failure)
-    return future, True
-
-
-async def shared_render(key: tuple, render: Callable[..., Update], *args: Any) -> Update:
-    """Render once per ``key`` in this process; concurrent and later callers share the result."""
-    if not settings.ZYN_LIVE_SHARED_RENDER:
-        stats["renders"] += 1
-        return await database_sync_to_async(render)(*args)
-    future, started = _shared(_renders, key, math.inf, render, *args)
-    stats["renders" if started else "shared"] += 1
-    # shield: one watcher disconnecting mid-render must not cancel the render the others await.
-    return await asyncio.shield(future)
-
-
-async def shared_check(key: tuple, max_age: float, read: Callable[..., Any], *args: Any) -> Any:
-    """``read(*args)`` in the database thread, shared by this process's callers for ``max_age`` seconds.
-
-    For the sockets' periodic checks: 200 sockets of one user (or on one session) cost one permission
-    (or version) read per ``max_age``, not 200, and do not queue in front of the renders.
-    """
-    future, _ = _shared(_checks, key, max_age, read, *args)
-    return await asyncio.shield(future)
-
 
 def clear_cache() -> None:
-    _renders.clear()
-    _checks.clear()
+    sharing.clear()
     with chart_windows.lock:
         chart_windows.entries.clear()
 
@@ -413,11 +356,3 @@ def presence_html(watchers: list[dict[str, Any]], me: int) -> str:
 def tick_seconds() -> float:
     """How often each socket re-checks its user, its groups, presence and the session version."""
     return float(settings.ZYN_LIVE_TICK_SECONDS)
-
-
-def is_uuid(text: object) -> bool:
-    try:
-        uuid.UUID(str(text))
-    except ValueError:
-        return False
-    return True

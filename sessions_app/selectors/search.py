@@ -22,6 +22,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from sessions_app import models
+from sessions_app.domain.ids import as_uuid
 
 SEARCH_CONFIG = "english"  # the configuration of the stored vectors (migration 0008)
 ORDER = ("-updated_at", "-id")  # the list's order, in every branch of a search
@@ -60,16 +61,9 @@ def marked_html(text: str) -> SafeString:
     return mark_safe("".join(out))  # noqa: S308 - every piece above is escaped text
 
 
-def parse_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        return None
-
-
 def is_word_search(q: str) -> bool:
     """Words to look for in content (a session id is looked up by id, not searched for)."""
-    return bool(q.strip()) and parse_uuid(q) is None
+    return bool(q.strip()) and as_uuid(q.strip()) is None
 
 
 def sqlite_words(q: str) -> list[str]:
@@ -116,7 +110,7 @@ def search_sessions(
     """``sessions`` whose id is ``q``, or whose name contains it, or with a message matching its words;
     in the list's order. ``upto``: only the first ``upto`` of them are needed (a page and those before it).
     """
-    as_id = parse_uuid(q)
+    as_id = as_uuid(q.strip())
     if as_id is not None:
         return sessions.filter(pk=as_id).order_by(*ORDER)
     if settings.IS_POSTGRES:

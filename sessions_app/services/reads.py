@@ -7,7 +7,8 @@ from typing import Any
 
 from sessions_app import models
 from sessions_app.domain.checks import check_int
-from sessions_app.domain.errors import IndexOutOfRange, SessionNotFound
+from sessions_app.domain.errors import IndexOutOfRange
+from sessions_app.domain.ids import session_not_found
 from sessions_app.domain.types import Event, Message, TokenUsage
 from sessions_app.selectors.ranks import key_at
 from sessions_app.services.sql import db_value, query, table
@@ -25,7 +26,7 @@ class SessionReads:
         try:
             return models.Session.objects.get(pk=self.id)
         except models.Session.DoesNotExist:
-            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id)) from None
+            raise session_not_found(self.id) from None
 
     def messages(self) -> list[Message]:
         rows = models.Message.objects.filter(session_id=self.id).order_by("order_key")
@@ -38,7 +39,7 @@ class SessionReads:
             [db_value(models.Session, "id", self.id)],
         )
         if not found:
-            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id))
+            raise session_not_found(self.id)
         return found[0]
 
     def len(self) -> int:

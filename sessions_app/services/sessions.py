@@ -30,9 +30,9 @@ from sessions_app.domain.checks import (
     check_metadata,
     check_name,
     check_usage,
-    describe,
 )
-from sessions_app.domain.errors import InvalidArgument, SessionNotFound, VersionConflict
+from sessions_app.domain.errors import InvalidArgument, VersionConflict
+from sessions_app.domain.ids import parse_session_id, session_not_found
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.live.events import send_event_on_commit, session_changed_event
 from sessions_app.services.reads import SessionReads
@@ -138,9 +138,9 @@ class SessionService(SessionReads):
 
     @classmethod
     def get(cls, session_id: uuid.UUID | str) -> SessionService:
-        pk = _parse_id(session_id)
+        pk = parse_session_id(session_id)
         if not models.Session.objects.filter(pk=pk).exists():
-            raise SessionNotFound(f"no session with id {session_id}", id=str(session_id))
+            raise session_not_found(session_id)
         return cls(pk)
 
     # ------------------------------------------------------------ the write path
@@ -152,7 +152,7 @@ class SessionService(SessionReads):
         """Lock the session row for this transaction. Caller is inside transaction.atomic()."""
         row = lock_row(self.id)
         if row is None:
-            raise SessionNotFound(f"no session with id {self.id}", id=str(self.id))
+            raise session_not_found(self.id)
         if expected_version is not None and expected_version != row.version:
             raise VersionConflict(expected_version, row.version)
         return row
@@ -405,12 +405,3 @@ class SessionService(SessionReads):
                 "nothing to undo: this session has no changes yet", field="expected_version"
             )
         return self.restore(expected - 1, expected_version=expected, actor=actor)
-
-
-def _parse_id(session_id: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(session_id, uuid.UUID):
-        return session_id
-    try:
-        return uuid.UUID(str(session_id))
-    except (ValueError, TypeError, AttributeError):
-        raise SessionNotFound(f"no session with id {describe(session_id)}", id=str(session_id)) from None

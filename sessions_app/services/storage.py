@@ -17,17 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from sessions_app import models
-from sessions_app.domain import order_keys
-from sessions_app.domain.changes import (
-    AppendRows,
-    Change,
-    DeleteRange,
-    InsertRow,
-    MoveRow,
-    RemoveRow,
-    ReplaceAll,
-    ReplaceRow,
-)
+from sessions_app.domain import changes, order_keys
 from sessions_app.domain.types import Message, TokenUsage
 from sessions_app.services.rows import Rows, insert_messages
 from sessions_app.services.sql import db_cursor, db_value, query, table
@@ -172,24 +162,24 @@ class Applied:
     last_key: int | None = None
 
 
-def apply_change(row: LockedRow, change: Change | None) -> Applied:
+def apply_change(row: LockedRow, change: changes.Change | None) -> Applied:
     """Make the rows of the locked session ``row`` what ``change`` says."""
     rows, found = Rows(row.pk, row.message_count, row.last_key), None
     match change:
         case None:
             pass
-        case AppendRows(messages):
+        case changes.AppendRows(messages):
             rows.append(messages)
-        case InsertRow(index, message):
+        case changes.InsertRow(index, message):
             rows.insert(index, message)
-        case ReplaceRow(index, message):
+        case changes.ReplaceRow(index, message):
             found = rows.replace(index, message)
-        case RemoveRow(index):
+        case changes.RemoveRow(index):
             found = rows.remove(index)
-        case MoveRow(from_index, to_index):
+        case changes.MoveRow(from_index, to_index):
             rows.move(from_index, to_index)
-        case DeleteRange(start, stop):
+        case changes.DeleteRange(start, stop):
             rows.delete_range(start, stop)
-        case ReplaceAll(messages):
+        case changes.ReplaceAll(messages):
             rows.replace_all(messages)
     return Applied(found, rows.last_key if rows.last_key != row.last_key else None)

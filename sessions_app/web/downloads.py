@@ -9,13 +9,14 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from sessions_app import roles
 from sessions_app.domain.errors import InvalidArgument, SessionNotFound
 from sessions_app.services import SessionService, transfer
 
 
 @require_GET
 @login_required
-@permission_required("sessions_app.view_session", raise_exception=True)
+@permission_required(roles.VIEW_SESSION, raise_exception=True)
 def session_export(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     try:
         fmt = transfer.check_format(request.GET.get("format", "json"))

@@ -16,10 +16,10 @@ from django import forms
 
 from sessions_app.domain.checks import check_message
 from sessions_app.domain.errors import InvalidArgument
-from sessions_app.domain.types import Message, TokenUsage
+from sessions_app.domain.types import Message, Role, TokenUsage
 from sessions_app.services.sessions import content_limit
 
-ROLE_CHOICES = [("user", "user"), ("assistant", "assistant"), ("system", "system")]
+ROLE_CHOICES = [(role.value, role.value) for role in Role]
 # Plenty for any real conversation paste, and it keeps one request from building a huge list in memory.
 MAX_JSON_MESSAGES = 20_000
 

@@ -1,7 +1,7 @@
 """History pages: the event log, the session at any version, diffs, restore / undo, export.
 
 Thin views (django-htmx style): parse → one history read or one service write → render. Viewing needs
-sessions_app.view_session, restoring needs sessions_app.change_session (a viewer gets 403).
+the view permission, restoring the change permission (sessions_app.roles; a viewer gets 403).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from sessions_app import history, models
+from sessions_app import history, models, roles
 from sessions_app.domain.checks import describe
 from sessions_app.domain.errors import InvalidArgument, SessionError, VersionConflict
 from sessions_app.history.word_diff import WordDiff, WordDiffer
@@ -28,8 +28,8 @@ EVENTS_PER_PAGE = 50
 MESSAGES_PER_PAGE = 100
 DIFF_ENTRIES_SHOWN = 500
 
-view_required = permission_required("sessions_app.view_session", raise_exception=True)
-change_required = permission_required("sessions_app.change_session", raise_exception=True)
+view_required = permission_required(roles.VIEW_SESSION, raise_exception=True)
+change_required = permission_required(roles.CHANGE_SESSION, raise_exception=True)
 
 
 def _diff_context(session: models.Session, result: history.VersionDiff) -> dict[str, object]:
@@ -88,7 +88,9 @@ def session_page_url(session: models.Session) -> str:
         return reverse("history:list", args=[session.pk])
 
 
-def _int_param(value: str | None, name: str) -> int:
+def _version_number(value: str | None, name: str) -> int:
+    """A version from the query string or a form; not a number is a 400 (unlike the pages' optional
+    numbers, web.requests.query_number, which count as absent)."""
     try:
         return int(str(value).strip())
     except ValueError:
@@ -150,8 +152,8 @@ def version_detail(request: HttpRequest, session_id: uuid.UUID, version: int) ->
 def version_diff(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
     try:
-        new = _int_param(request.GET.get("to", session.version), "to")
-        old = _int_param(request.GET.get("from", max(0, new - 1)), "from")
+        new = _version_number(request.GET.get("to", session.version), "to")
+        old = _version_number(request.GET.get("from", max(0, new - 1)), "from")
         before = history.state_at(session.pk, old, current_version=session.version)
         result = history.diff(
             before, history.state_after(session.pk, before, new, current_version=session.version)
@@ -183,7 +185,7 @@ def restore(request: HttpRequest, session_id: uuid.UUID, version: int) -> HttpRe
     if request.method == "GET":
         return _restore_confirmation(request, session, version)
     try:
-        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        expected = _version_number(request.POST.get("expected_version"), "expected_version")
         result = history.diff_versions(session.pk, expected, version) if expected == session.version else None
         new_version = SessionService(session.pk).restore(
             version, expected_version=expected, actor=user_actor(request.user)
@@ -216,7 +218,7 @@ def _restore_confirmation(request: HttpRequest, session: models.Session, version
 def undo(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     session = _session(session_id)
     try:
-        expected = _int_param(request.POST.get("expected_version"), "expected_version")
+        expected = _version_number(request.POST.get("expected_version"), "expected_version")
         new_version = SessionService(session.pk).undo(
             expected_version=expected, actor=user_actor(request.user)
         )

@@ -19,10 +19,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from sessions_app import roles
 from sessions_app.domain.errors import SessionError
 from sessions_app.services import transfer, user_actor
 from sessions_app.web import forms
-from sessions_app.web.views import WRITE, _is_htmx
+from sessions_app.web.requests import is_htmx
 
 TEMPLATE = "sessions_app/import.html"
 PREVIEW_ROWS = 500  # sessions listed in a preview (the counts cover them all)
@@ -38,7 +39,7 @@ def upload_limit() -> int:
 
 def _render(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
     context = {"limit": upload_limit(), "api_limit": settings.ZYN_API_MAX_BODY_BYTES, **context}
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, TEMPLATE + "#import-preview", context, status=status)
     return render(request, TEMPLATE, context, status=status)
 
@@ -65,7 +66,7 @@ def _preview(filename: str, fmt: str, fingerprint: str, scan: transfer.Scan) -> 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required(WRITE, raise_exception=True)
+@permission_required(roles.CHANGE_SESSION, raise_exception=True)
 def import_sessions(request: HttpRequest) -> HttpResponse:
     """GET: the upload form. POST: action=preview (default) checks the file and shows what it would
     create; action=import / import_as_new imports the file that was previewed."""
@@ -117,7 +118,7 @@ def import_sessions(request: HttpRequest) -> HttpResponse:
         + (f"; {len(result.renamed)} as new session(s) with fresh ids" if result.renamed else "")
         + "."
     )
-    if not _is_htmx(request):
+    if not is_htmx(request):
         messages.success(request, summary)
         return HttpResponseRedirect(reverse("sessions_app:session_list"))
     imported = [
