@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sessions_app import models
-from sessions_app.selectors import ranks
+from sessions_app.selectors.messages import messages_between
 
 
 def keys_in_order(session_id: uuid.UUID) -> bool:
@@ -19,9 +19,8 @@ def keys_in_order(session_id: uuid.UUID) -> bool:
     )
     increasing = all(a < b for a, b in zip(keys, keys[1:], strict=False)) and len(set(keys)) == len(keys)
     length = session.message_count
-    halves = ranks.rows_between(session_id, 0, length // 2, length) + ranks.rows_between(
-        session_id, length // 2, length, length
-    )
+    halves = messages_between(session_id, 0, length // 2, length)
+    halves += messages_between(session_id, length // 2, length, length)
     return (
         increasing
         and (not keys or keys[-1] <= session.last_order_key)

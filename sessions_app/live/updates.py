@@ -231,8 +231,8 @@ def _row(
 
 
 def _rows(session: models.Session, start: int, stop: int, can_edit: bool) -> str:
-    """The rows at positions start..stop-1, read in one query."""
-    messages = messages_between(session.pk, start, stop)
+    """The rows at indexes start..stop-1, read in one query."""
+    messages = messages_between(session.pk, start, stop, session.message_count)
     return "".join(_row(session, m.position, can_edit, m) for m in messages)
 
 

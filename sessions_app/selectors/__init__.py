@@ -2,6 +2,6 @@
 pages' contexts are built from them in sessions_app.web.presenters).
 
 sessions: the list's filters, search and pages, one session by id · messages: windows and ranges of
-messages by position · usage: usage per exchange from the event log · previews: what a bulk removal
+messages by index · usage: usage per exchange from the event log · previews: what a bulk removal
 would remove · search: full-text search and the words marked.
 """

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
+from functools import reduce
 from typing import Any
 
+from django.db.models import Case, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Substr
 
 from sessions_app import models
 from sessions_app.domain import ops
 from sessions_app.domain.changes import DeleteRange
+from sessions_app.selectors.ranks import key_at
 from sessions_app.selectors.sessions import PREVIEW_CHARS
 
 
-def _boundary(session_id: uuid.UUID, labelled: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    positions = [p for _, p in labelled]
+def _boundary(session_id: uuid.UUID, length: int, labelled: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    # The rows at a few indexes, in one query: each index's key found from the nearer end.
+    keys = {index: RawSQL(*key_at(session_id, index, length)) for _, index in labelled}
+    if not keys:
+        return []
     found = {
-        m.position: m
-        for m in models.Message.objects.filter(session_id=session_id, position__in=positions)
+        m.index: m
+        for m in models.Message.objects.filter(session_id=session_id)
+        .filter(reduce(operator.or_, (Q(order_key=key) for key in keys.values())))
         .order_by()
-        .annotate(preview=Substr("content", 1, PREVIEW_CHARS + 1))
+        .annotate(
+            index=Case(*(When(order_key=key, then=Value(i)) for i, key in keys.items())),
+            preview=Substr("content", 1, PREVIEW_CHARS + 1),
+        )
     }
     out = []
     for label, position in labelled:
@@ -65,7 +77,7 @@ def removal_preview(session: models.Session, op: str, args: dict[str, Any]) -> d
         **recorded,
         "removed_from": start,
         "removed_to": stop - 1,
-        "boundary": _boundary(session.pk, labelled),
+        "boundary": _boundary(session.pk, length, labelled),
     }
 
 

@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 from django.db import connection
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from sessions_app import models
 
@@ -36,34 +37,13 @@ def key_at(session_id: uuid.UUID, index: int, length: int) -> tuple[str, list[An
     return f"({sql})", params
 
 
-def with_indexes(rows: list[models.Message], start: int) -> list[models.Message]:
-    """Set each row's ``position``, its index in the session, for rows read in order from ``start``."""
-    for i, row in enumerate(rows):
-        row.position = start + i
-    return rows
-
-
-def rows_between(session_id: uuid.UUID, start: int, stop: int, length: int) -> list[models.Message]:
-    """The message rows at indexes start ≤ i < stop of a session of ``length``, in order, with positions."""
-    start, stop = max(0, start), min(stop, length)
-    if stop <= start:
-        return []
-    rows = models.Message.objects.filter(session_id=session_id)
-    if start <= length - stop:
-        lowest = RawSQL(*key_at(session_id, start, length))
-        found = list(rows.filter(order_key__gte=lowest).order_by("order_key")[: stop - start])
-    else:
-        highest = RawSQL(*key_at(session_id, stop - 1, length))
-        found = list(rows.filter(order_key__lte=highest).order_by("-order_key")[: stop - start])
-        found.reverse()
-    return with_indexes(found, start)
-
-
-def row_at(session_id: uuid.UUID, index: int, length: int) -> models.Message | None:
-    found = rows_between(session_id, index, index + 1, length)
-    return found[0] if found else None
-
-
-def index_of(session_id: uuid.UUID, order_key: int) -> int:
-    """The index of the message with ``order_key``: an index-only count of the keys before it."""
-    return models.Message.objects.filter(session_id=session_id, order_key__lt=order_key).count()
+def index_in_session() -> Coalesce:
+    """The index of each row of the outer query: an index-only count of its session's keys before its own."""
+    before = (
+        models.Message.objects.filter(session_id=OuterRef("session_id"), order_key__lt=OuterRef("order_key"))
+        .order_by()
+        .values("session_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(before), 0)

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from sessions_app import models
 from sessions_app.domain.ids import as_uuid
+from sessions_app.selectors.ranks import index_in_session, key_at
 
 SEARCH_CONFIG = "english"  # the configuration of the stored vectors (migration 0008)
 ORDER = ("-updated_at", "-id")  # the list's order, in every branch of a search
@@ -143,17 +144,19 @@ def first_hits(session_ids: list[uuid.UUID], q: str) -> dict[uuid.UUID, SearchHi
         # A snippet that does not start (end) where the message does is shown with "…" there (ts_headline
         # leaves out punctuation at either end, so that is not compared).
         sql = r"""
-            SELECT s.id, h.position, h.role, hl.text,
+            SELECT s.id, (SELECT count(*) FROM sessions_app_message AS b
+                          WHERE b.session_id = s.id AND b.order_key < h.order_key),
+                   h.role, hl.text,
                    left(regexp_replace(left(h.clean, 200), '^\W+', ''), 24)
                    <> left(regexp_replace(translate(hl.text, %s, ''), '^\W+', ''), 24),
                    right(regexp_replace(right(h.clean, 200), '\W+$', ''), 24)
                    <> right(regexp_replace(translate(hl.text, %s, ''), '\W+$', ''), 24)
             FROM unnest(%s::uuid[]) AS s(id)
             CROSS JOIN LATERAL (
-                SELECT m.position, m.role, translate(m.content, %s, '') AS clean
+                SELECT m.order_key, m.role, translate(m.content, %s, '') AS clean
                 FROM sessions_app_message m
                 WHERE m.session_id = s.id AND m.search @@ websearch_to_tsquery(%s::regconfig, %s)
-                ORDER BY m.position LIMIT 1
+                ORDER BY m.order_key LIMIT 1
             ) AS h
             CROSS JOIN LATERAL (
                 SELECT ts_headline(%s::regconfig, h.clean, websearch_to_tsquery(%s::regconfig, %s), %s)
@@ -179,36 +182,53 @@ def first_hits(session_ids: list[uuid.UUID], q: str) -> dict[uuid.UUID, SearchHi
         .filter(session_id__in=session_ids)
         .order_by()
         .values("session_id")
-        .annotate(first=Min("position"))
+        .annotate(first=Min("order_key"))
     )
     wanted = Q()
     for row in first:
-        wanted |= Q(session_id=row["session_id"], position=row["first"])
+        wanted |= Q(session_id=row["session_id"], order_key=row["first"])
     if not wanted:
         return {}
     found = (
         models.Message.objects.filter(wanted)
         .order_by()
-        .values_list("session_id", "position", "role", "content")
+        .annotate(index=index_in_session())
+        .values_list("session_id", "index", "role", "content")
     )
     words = sqlite_words(q)
     return {
-        sid: SearchHit(position, role, marked_html(_snippet(content, words)))
-        for sid, position, role, content in found
+        sid: SearchHit(index, role, marked_html(_snippet(content, words)))
+        for sid, index, role, content in found
     }
 
 
 def matching_positions(
-    session_id: uuid.UUID, q: str, *, start: int = 0, stop: int | None = None
+    session_id: uuid.UUID, q: str, *, start: int = 0, stop: int | None = None, length: int | None = None
 ) -> list[int]:
-    """The indexes of the messages of one session that match (those in [start, stop)), in order."""
-    if not is_word_search(q):
+    """The indexes of the messages of one session that match, in order: all of them, or those in
+    [start, stop) of a session of ``length`` (then only that range's keys are ranked)."""
+    if not is_word_search(q) or (stop is not None and stop <= start):
         return []
-    rows = matching_messages(q).filter(session_id=session_id, position__gte=start)
-    if stop is not None:
-        rows = rows.filter(position__lt=stop)
-    rows = rows.order_by("position")
-    return list(rows.values_list("position", flat=True))
+    table = connection.ops.quote_name(models.Message._meta.db_table)
+    session = models.Message._meta.get_field("session").get_db_prep_value(session_id, connection)
+    where, params = "session_id = %s", [session]
+    if start > 0 or stop is not None:
+        assert length is not None, "a range of indexes needs the session's length"
+        if start > 0:
+            lowest, lowest_params = key_at(session_id, start, length)
+            where, params = f"{where} AND order_key >= {lowest}", params + lowest_params
+        if stop is not None and stop < length:
+            highest, highest_params = key_at(session_id, stop - 1, length)
+            where, params = f"{where} AND order_key <= {highest}", params + highest_params
+    matches = matching_messages(q).filter(session_id=session_id).values("order_key")
+    matches_sql, matches_params = matches.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.idx FROM (SELECT order_key, row_number() OVER (ORDER BY order_key) - 1 + %s AS idx"
+            f" FROM {table} WHERE {where}) AS r WHERE r.order_key IN ({matches_sql}) ORDER BY r.idx",
+            [start, *params, *matches_params],
+        )
+        return [idx for (idx,) in cursor.fetchall()]
 
 
 def mark_words(texts: list[str], q: str) -> list[SafeString]:

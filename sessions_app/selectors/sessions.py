@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils import timezone
 from sessions_app import models
 from sessions_app.domain.ids import as_uuid, session_not_found
 from sessions_app.selectors import search
+from sessions_app.selectors.ranks import key_at
 
 LIST_PAGE_SIZE = 50  # sessions per page on the list
 PREVIEW_CHARS = 140  # last-message preview on the list
@@ -82,13 +84,14 @@ def last_messages(
 ) -> dict[uuid.UUID, tuple[str, str]]:
     """Each session's last message as (role, its first PREVIEW_CHARS + 1 characters): one query for
     the whole page, never one per row. ``skip``: sessions whose last message is not needed."""
-    # One probe of the unique (session, position) index per row, OR-ed into one query. (A join on
-    # session.message_count instead lets the planner hash-join the whole session table when one
-    # page holds a very long session.)
+    # One probe of the unique (session, order_key) index per row (its last key, read backwards),
+    # OR-ed into one query. (A join on the sessions instead lets the planner hash-join the whole
+    # session table when one page holds a very long session.)
     wanted = Q()
     for s in sessions:
         if s.message_count and s.pk not in skip:
-            wanted |= Q(session_id=s.pk, position=s.message_count - 1)
+            last = RawSQL(*key_at(s.pk, s.message_count - 1, s.message_count))
+            wanted |= Q(session_id=s.pk, order_key=last)
     if not wanted:
         return {}
     found = (

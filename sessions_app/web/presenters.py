@@ -197,7 +197,9 @@ def message_list_context(
     rows = _with_positions(message_window(session.pk, window), session.message_count)
     nav = None
     if search.is_word_search(q):
-        in_window = search.matching_positions(session.pk, q, start=window.start, stop=window.stop)
+        in_window = search.matching_positions(
+            session.pk, q, start=window.start, stop=window.stop, length=window.count
+        )
         nav = MatchNav(q, in_window, None)
         mark_search_words(rows, nav, None)
     return {
@@ -229,7 +231,7 @@ def message_row_context(
     """
     session = get_session(session_id)
     if message is None:
-        message = message_at(session.pk, index)
+        message = message_at(session.pk, index, session.message_count)
     if message is None:
         raise IndexOutOfRange(index, session.message_count)
     _with_positions([message], session.message_count)
