@@ -39,6 +39,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from sessions_app import models  # noqa: E402
+from sessions_app.domain import order_keys  # noqa: E402
 from sessions_app.domain.types import Message, TokenUsage  # noqa: E402
 from sessions_app.roles import EDITORS, VIEWERS  # noqa: E402
 from sessions_app.services import SessionService, demo  # noqa: E402
@@ -78,6 +79,7 @@ def build(sessions: int, big: int, seed: int = 11) -> tuple[int, uuid.UUID]:
                     metadata={"program": program[0], "user_id": f"u-{rng.randint(100, 999)}", "bench": True},
                     version=1 + exchanges,
                     message_count=len(content),
+                    last_order_key=order_keys.GAP * len(content),
                     usage_prompt=usage.prompt,
                     usage_completion=usage.completion,
                     usage_total=usage.total,
@@ -85,8 +87,8 @@ def build(sessions: int, big: int, seed: int = 11) -> tuple[int, uuid.UUID]:
             )
             rows[-1]._bench_updated = updated
             messages += [
-                models.Message(session_id=sid, position=i, role=r, content=c)
-                for i, (r, c) in enumerate(content)
+                models.Message(session_id=sid, order_key=key, role=r, content=c)
+                for key, (r, c) in zip(order_keys.after(0, len(content)), content, strict=True)
             ]
             made += 1
         with transaction.atomic():
