@@ -33,6 +33,7 @@ SIZE = 1_000  # messages in the session every op runs on
 MIDDLE = SIZE // 2
 MOVE = (SIZE // 4, 3 * SIZE // 4)  # a move across the middle half, and back
 TRUNCATE_KEEP = (1, SIZE // 2)
+LAST_PAGE = (SIZE - 1) // 100  # the dashboard's windows hold 100 messages
 PROMPT = "Task: Classify the input into one of: billing, bug, outage.\n\nInput: charged twice in March."
 RESPONSE = '{"primary": "billing", "secondary": "bug", "confidence": 0.93, "reasoning": ["duplicate charge"]}'
 VIEWERS_GROUP = "Session viewers"
@@ -96,6 +97,10 @@ class Workload:
         key = io.StringIO()
         call_command("create_api_key", f"compare-{secrets.token_hex(4)}", "--scope", "write", stdout=key)
         self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key.getvalue().strip()}", HTTP_HOST="localhost")
+        # The dashboard's page windows, read by a superuser (no role needed from either tree).
+        reader = User.objects.create_superuser(f"compare-{secrets.token_hex(4)}", password=None)
+        self.pages = Client(HTTP_HOST="localhost")
+        self.pages.force_login(reader)
         return {"code": str(Path(sessions_app.__file__).parent)}
 
     def state(self) -> dict[str, Any]:
@@ -177,9 +182,20 @@ class Workload:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.content[:300]!r}")
         return response
 
+    def _page(self, rest: str, htmx: bool = False) -> Callable[[], Any]:
+        url = f"/sessions/{self.api_session.id}/{rest}"
+        headers = {"HX-Request": "true"} if htmx else {}
+
+        def get() -> None:
+            response = self.pages.get(url, headers=headers)
+            if response.status_code != 200:
+                raise AssertionError(f"GET {url}: {response.status_code}")
+
+        return get
+
     def api_round(self, iterations: int) -> dict[str, list[float]]:
         """The API's common calls through the whole Django stack (middleware, API key, rate limit, JSON);
-        writes again in pairs that restore the session."""
+        writes again in pairs that restore the session; and the dashboard's page windows of that session."""
         p, usage = self.probe.as_dict(), self.usage.as_dict()
         exchange = {"prompt": PROMPT, "response": RESPONSE, "usage": usage}
 
@@ -198,6 +214,9 @@ class Workload:
                 (f"POST insert ({MIDDLE})", post("insert", {"index": MIDDLE, "message": p})),
                 (f"POST remove ({MIDDLE})", post("remove", {"index": MIDDLE})),
                 (f"POST replace ({MIDDLE})", post("replace", {"index": MIDDLE, "message": p})),
+                ("GET detail page, first window", self._page("")),
+                (f"GET detail page, window at {MIDDLE}", self._page(f"?at={MIDDLE}")),
+                ("GET message chunk, last window", self._page(f"messages/?page={LAST_PAGE}", htmx=True)),
             ],
             iterations,
         )

@@ -6,6 +6,7 @@ reads more than half a session's index entries; the length comes from the sessio
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -15,16 +16,22 @@ from django.db.models.functions import Coalesce
 
 from sessions_app import models
 
+_SESSION = models.Message._meta.get_field("session")
+
+
+@functools.cache  # one database per process: its quoting never changes
+def _table() -> str:
+    return connection.ops.quote_name(models.Message._meta.db_table)
+
 
 def keys_sql(session_id: uuid.UUID, start: int, count: int, length: int) -> tuple[str, list[Any], bool]:
     """SELECT of the order keys at indexes start ≤ i < start + count (within 0..length), scanning
     from the nearer end, and its parameters; True when it reads them backwards (last first)."""
     backwards = start > length - start - count
     direction, offset = (" DESC", length - start - count) if backwards else ("", start)
-    session = models.Message._meta.get_field("session").get_db_prep_value(session_id, connection)
-    table = connection.ops.quote_name(models.Message._meta.db_table)
+    session = _SESSION.get_db_prep_value(session_id, connection)
     return (
-        f"SELECT order_key FROM {table} WHERE session_id = %s"
+        f"SELECT order_key FROM {_table()} WHERE session_id = %s"
         f" ORDER BY order_key{direction} LIMIT %s OFFSET %s",
         [session, count, offset],
         backwards,

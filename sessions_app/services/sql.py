@@ -7,6 +7,7 @@ get_db_prep_value, so they are stored exactly as the ORM would store them, on ev
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import psycopg
@@ -20,6 +21,7 @@ def db_value(model: type[models.Model], field: str, value: Any) -> Any:
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
+@functools.cache  # one database per process: its quoting never changes
 def table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
