@@ -37,6 +37,7 @@ from typing import Any
 import bench_session_ops as ops_bench
 import psycopg
 from bench_session_ops import GAP, RawSession, sample_content, timed
+from psycopg.types.json import Jsonb
 
 DOC_START = "<!-- bench:positional:start (written by bench/bench_positional.py) -->"
 DOC_END = "<!-- bench:positional:end -->"
@@ -52,15 +53,36 @@ CREATE TABLE {DENSE["session"]} (
 CREATE TABLE {DENSE["message"]} (
     id bigserial PRIMARY KEY, session_id uuid NOT NULL REFERENCES {DENSE["session"]} (id),
     position integer NOT NULL, role varchar(16) NOT NULL, content text NOT NULL,
-    created_at timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
     search tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, COALESCE(content, ''))) STORED,
     CONSTRAINT dense_unique_position UNIQUE (session_id, position) DEFERRABLE INITIALLY IMMEDIATE);
 CREATE INDEX bench_dense_message_search ON {DENSE["message"]} USING GIN (search);
 CREATE TABLE {DENSE["event"]} (
     id bigserial PRIMARY KEY, session_id uuid NOT NULL REFERENCES {DENSE["session"]} (id),
-    version bigint NOT NULL, op varchar(32) NOT NULL, args jsonb NOT NULL, actor varchar(200) NOT NULL,
-    created_at timestamptz NOT NULL, UNIQUE (session_id, version));
+    version bigint NOT NULL, op varchar(32) NOT NULL, args jsonb NOT NULL,
+    actor varchar(200) NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (session_id, version));
 """
+
+
+# The previous design's statements (on DENSE's tables).
+DENSE_SQL = {
+    "lock": "SELECT version, message_count FROM {session} WHERE id = %s FOR UPDATE",
+    "bump": "UPDATE {session} SET version = %s, message_count = %s, updated_at = now() WHERE id = %s",
+    "event": "INSERT INTO {event} (session_id, version, op, args) VALUES (%s, %s, %s, %s)",
+    "shift": "UPDATE {message} SET position = position + %s WHERE session_id = %s AND position >= %s",
+    "insert": "INSERT INTO {message} (session_id, position, role, content) VALUES (%s, %s, %s, %s)",
+    "delete_at": "DELETE FROM {message} WHERE session_id = %s AND position = %s RETURNING role, content",
+    "delete_range": "DELETE FROM {message} WHERE session_id = %s AND position >= %s AND position < %s",
+    # the moved row takes its place, the ones between step toward the gap it left
+    "move": "UPDATE {message} SET position = CASE WHEN position = %s THEN %s ELSE position + %s END"
+    " WHERE session_id = %s AND position >= %s AND position <= %s",
+    "at": "SELECT role, content FROM {message} WHERE session_id = %s AND position = %s",
+    "messages": "SELECT role, content FROM {message} WHERE session_id = %s ORDER BY position",
+    "fill": "INSERT INTO {message} (session_id, position, role, content)"
+    " SELECT %s, g.ord - 1, g.role, g.content"
+    " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(role, content, ord)",
+}
 
 
 class DenseSession:
@@ -70,43 +92,20 @@ class DenseSession:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn, self.id = conn, uuid.uuid4()
-        s, m, e = DENSE["session"], DENSE["message"], DENSE["event"]
-        self.q_lock = f"SELECT version, message_count FROM {s} WHERE id = %s FOR UPDATE"
-        self.q_bump = f"UPDATE {s} SET version = %s, message_count = %s, updated_at = now() WHERE id = %s"
-        self.q_event = (
-            f"INSERT INTO {e} (session_id, version, op, args, actor, created_at)"
-            " VALUES (%s, %s, %s, %s, '', now())"
-        )
-        self.q_shift = f"UPDATE {m} SET position = position + %s WHERE session_id = %s AND position >= %s"
-        self.q_insert = (
-            f"INSERT INTO {m} (session_id, position, role, content, created_at)"
-            " VALUES (%s, %s, %s, %s, now())"
-        )
-        self.q_delete_at = f"DELETE FROM {m} WHERE session_id = %s AND position = %s RETURNING role, content"
-        self.q_delete_range = f"DELETE FROM {m} WHERE session_id = %s AND position >= %s AND position < %s"
-        self.q_move = (
-            f"UPDATE {m} SET position = CASE WHEN position = %s THEN %s ELSE position + %s END"
-            " WHERE session_id = %s AND position >= %s AND position <= %s"
-        )
-        self.q_at = f"SELECT role, content FROM {m} WHERE session_id = %s AND position = %s"
-        self.q_messages = f"SELECT role, content FROM {m} WHERE session_id = %s ORDER BY position"
-        self.q_fill = (
-            f"INSERT INTO {m} (session_id, position, role, content, created_at) SELECT %s, g.ord - 1, g.role,"
-            " g.content, now() FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS g(role, content, ord)"
-        )
-        conn.execute(f"INSERT INTO {s} VALUES (%s, 0, 0, now())", (self.id,))
+        self.q = {name: text.format(**DENSE) for name, text in DENSE_SQL.items()}
+        conn.execute(f"INSERT INTO {DENSE['session']} VALUES (%s, 0, 0, now())", (self.id,))
 
     def _write(self, op: str, args: dict[str, Any], body: Callable[[psycopg.Cursor, int], int]) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            version, count = cur.execute(self.q_lock, (self.id,)).fetchone()
+            version, count = cur.execute(self.q["lock"], (self.id,)).fetchone()
             count = body(cur, count)
-            cur.execute(self.q_bump, (version + 1, count, self.id))
-            cur.execute(self.q_event, (self.id, version + 1, op, psycopg.types.json.Jsonb(args)))
+            cur.execute(self.q["bump"], (version + 1, count, self.id))
+            cur.execute(self.q["event"], (self.id, version + 1, op, Jsonb(args)))
 
     def set_messages(self, messages: list[Any]) -> None:
         def body(cur: psycopg.Cursor, count: int) -> int:
             cur.execute(f"DELETE FROM {DENSE['message']} WHERE session_id = %s", (self.id,))
-            cur.execute(self.q_fill, (self.id, [m.role for m in messages], [m.content for m in messages]))
+            cur.execute(self.q["fill"], (self.id, [m.role for m in messages], [m.content for m in messages]))
             return len(messages)
 
         self._write("set_messages", {}, body)
@@ -114,17 +113,17 @@ class DenseSession:
     def insert(self, index: int, message: Any) -> None:
         def body(cur: psycopg.Cursor, count: int) -> int:
             if index < count:
-                cur.execute(self.q_shift, (1, self.id, index))
-            cur.execute(self.q_insert, (self.id, index, message.role, message.content))
+                cur.execute(self.q["shift"], (1, self.id, index))
+            cur.execute(self.q["insert"], (self.id, index, message.role, message.content))
             return count + 1
 
         self._write("insert", {"index": index, **message.as_dict()}, body)
 
     def remove(self, index: int) -> None:
         def body(cur: psycopg.Cursor, count: int) -> int:
-            cur.execute(self.q_delete_at, (self.id, index)).fetchone()
+            cur.execute(self.q["delete_at"], (self.id, index)).fetchone()
             if index < count - 1:
-                cur.execute(self.q_shift, (-1, self.id, index + 1))
+                cur.execute(self.q["shift"], (-1, self.id, index + 1))
             return count - 1
 
         self._write("remove", {"index": index}, body)
@@ -134,7 +133,7 @@ class DenseSession:
         step = -1 if from_index < to_index else 1
 
         def body(cur: psycopg.Cursor, count: int) -> int:
-            cur.execute(self.q_move, (from_index, to_index, step, self.id, low, high))
+            cur.execute(self.q["move"], (from_index, to_index, step, self.id, low, high))
             return count
 
         self._write("move", {"from_index": from_index, "to_index": to_index}, body)
@@ -142,17 +141,17 @@ class DenseSession:
     def truncate(self, keep_first: int, keep_last: int) -> None:
         def body(cur: psycopg.Cursor, count: int) -> int:
             tail = count - keep_last
-            cur.execute(self.q_delete_range, (self.id, keep_first, tail))
-            cur.execute(self.q_shift, (keep_first - tail, self.id, tail))
+            cur.execute(self.q["delete_range"], (self.id, keep_first, tail))
+            cur.execute(self.q["shift"], (keep_first - tail, self.id, tail))
             return count - (tail - keep_first)
 
         self._write("truncate", {"keep_first": keep_first, "keep_last": keep_last}, body)
 
     def at(self, index: int) -> Any:
-        return self.conn.execute(self.q_at, (self.id, index)).fetchone()
+        return self.conn.execute(self.q["at"], (self.id, index)).fetchone()
 
     def messages(self) -> list[tuple[str, str]]:
-        return [tuple(r) for r in self.conn.execute(self.q_messages, (self.id,)).fetchall()]
+        return [tuple(r) for r in self.conn.execute(self.q["messages"], (self.id,)).fetchall()]
 
 
 class Sides:

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from sessions_app import models
 from sessions_app.domain.ids import as_uuid
-from sessions_app.selectors.ranks import index_in_session, key_at
+from sessions_app.selectors.ranks import index_in_session, keys_sql
 
 SEARCH_CONFIG = "english"  # the configuration of the stored vectors (migration 0008)
 ORDER = ("-updated_at", "-id")  # the list's order, in every branch of a search
@@ -206,26 +206,23 @@ def matching_positions(
     session_id: uuid.UUID, q: str, *, start: int = 0, stop: int | None = None, length: int | None = None
 ) -> list[int]:
     """The indexes of the messages of one session that match, in order: all of them, or those in
-    [start, stop) of a session of ``length`` (then only that range's keys are ranked)."""
+    [start, stop) of a session of ``length`` (then only that range's keys are read and ranked)."""
     if not is_word_search(q) or (stop is not None and stop <= start):
         return []
-    table = connection.ops.quote_name(models.Message._meta.db_table)
-    session = models.Message._meta.get_field("session").get_db_prep_value(session_id, connection)
-    where, params = "session_id = %s", [session]
     if start > 0 or stop is not None:
         assert length is not None, "a range of indexes needs the session's length"
-        if start > 0:
-            lowest, lowest_params = key_at(session_id, start, length)
-            where, params = f"{where} AND order_key >= {lowest}", params + lowest_params
-        if stop is not None and stop < length:
-            highest, highest_params = key_at(session_id, stop - 1, length)
-            where, params = f"{where} AND order_key <= {highest}", params + highest_params
+        stop = length if stop is None else min(stop, length)
+        keys, params, _ = keys_sql(session_id, start, stop - start, length)
+    else:
+        table = connection.ops.quote_name(models.Message._meta.db_table)
+        keys = f"SELECT order_key FROM {table} WHERE session_id = %s"
+        params = [models.Message._meta.get_field("session").get_db_prep_value(session_id, connection)]
     matches = matching_messages(q).filter(session_id=session_id).values("order_key")
     matches_sql, matches_params = matches.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT r.idx FROM (SELECT order_key, row_number() OVER (ORDER BY order_key) - 1 + %s AS idx"
-            f" FROM {table} WHERE {where}) AS r WHERE r.order_key IN ({matches_sql}) ORDER BY r.idx",
+            "SELECT r.idx FROM (SELECT order_key, row_number() OVER (ORDER BY order_key) - 1 + %s AS idx"
+            f" FROM ({keys}) AS k) AS r WHERE r.order_key IN ({matches_sql}) ORDER BY r.idx",
             [start, *params, *matches_params],
         )
         return [idx for (idx,) in cursor.fetchall()]
