@@ -44,6 +44,21 @@ def key_at(session_id: uuid.UUID, index: int, length: int) -> tuple[str, list[An
     return f"({sql})", params
 
 
+def key_at_any_length(session_id: uuid.UUID, index: int) -> tuple[str, list[Any]]:
+    """PostgreSQL: as ``key_at``, with the length read from the session row inside the same statement
+    (a CASE runs only the scan it chooses; SQLite allows no outer column in an OFFSET)."""
+    session = _SESSION.get_db_prep_value(session_id, connection)
+    scan = f"SELECT order_key FROM {_table()} WHERE session_id = s.id ORDER BY order_key"
+    sessions = connection.ops.quote_name(models.Session._meta.db_table)
+    return (
+        f"(SELECT CASE WHEN %s >= s.message_count THEN NULL"
+        f" WHEN %s < s.message_count - %s THEN ({scan} LIMIT 1 OFFSET %s)"
+        f" ELSE ({scan} DESC LIMIT 1 OFFSET s.message_count - 1 - %s) END"
+        f" FROM {sessions} AS s WHERE s.id = %s)",
+        [index, index, index, index, index, session],
+    )
+
+
 def index_in_session() -> Coalesce:
     """The index of each row of the outer query: an index-only count of its session's keys before its own."""
     before = (

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db import connection
+
 from sessions_app import models
 from sessions_app.domain.checks import check_int
 from sessions_app.domain.errors import IndexOutOfRange
 from sessions_app.domain.ids import session_not_found
 from sessions_app.domain.types import Event, Message, TokenUsage
-from sessions_app.selectors.ranks import key_at
+from sessions_app.selectors.ranks import key_at, key_at_any_length
 from sessions_app.services.sql import db_value, query, table
 
 
@@ -48,15 +50,16 @@ class SessionReads:
     def at(self, index: int) -> Message:
         """The message at ``index``: its key found from the nearer end of the session's key index."""
         check_int(index, "index")
-        length = self.len()
-        found = []
-        if 0 <= index < length:
-            at, params = key_at(self.id, index, length)
-            found = query(
-                f"SELECT role, content FROM {table(models.Message)}"
-                f" WHERE session_id = %s AND order_key = {at}",
-                [db_value(models.Message, "session_id", self.id), *params],
-            )
+        found: list[tuple[Any, ...]] = []
+        if connection.vendor == "postgresql":  # one statement: the length is read inside it
+            at, params = key_at_any_length(self.id, index) if index >= 0 else ("NULL", [])
+        else:
+            length = self.len()
+            at, params = key_at(self.id, index, length) if 0 <= index < length else ("NULL", [])
+        found = query(
+            f"SELECT role, content FROM {table(models.Message)} WHERE session_id = %s AND order_key = {at}",
+            [db_value(models.Message, "session_id", self.id), *params],
+        )
         if not found:
             raise IndexOutOfRange(index, self.len())
         return Message(role=found[0][0], content=found[0][1])
