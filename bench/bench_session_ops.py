@@ -248,7 +248,6 @@ class RawSession:
         self.q_delete_at = (
             f"DELETE FROM {m} WHERE session_id = %s AND order_key = {{at}} RETURNING role, content"
         )
-        self.q_delete_from = f"DELETE FROM {m} WHERE session_id = %s AND order_key >= {{at}}"
         self.q_delete_range = (
             f"DELETE FROM {m} WHERE session_id = %s AND order_key >= {{at}} AND order_key <= {{upper}}"
         )
@@ -452,9 +451,11 @@ class RawSession:
             removed = min(2 * n, count)
             if removed == count:
                 self._x(cur, self.q_delete_all, (self.id,))
-            elif removed:
+            elif removed:  # two bounds: with one unknown bound PostgreSQL guesses a third of the table
                 at, params = self._key_at(count - removed, count)
-                self._x(cur, self.q_delete_from.format(at=at), (self.id, *params))
+                upper, upper_params = self._key_at(count - 1, count)
+                query = self.q_delete_range.format(at=at, upper=upper)
+                self._x(cur, query, (self.id, *params, *upper_params))
             return self._commit(
                 cur, version, count - removed, last, "prune", {"n": n, "removed_count": removed}, who
             )

@@ -219,15 +219,17 @@ class Rows:
         return Message(role=role, content=content)
 
     def delete_range(self, start: int, stop: int) -> None:
-        """DELETE the rows at indexes start ≤ i < stop: one statement, whose keys are read from the
-        nearer end. (By their keys, not between two bounds: PostgreSQL's planner cannot estimate a
-        bound it does not know yet, and guesses a third of the table, which it then scans.)"""
+        """DELETE the rows at indexes start ≤ i < stop: one statement, between the keys at its two ends
+        (each read from the nearer end). Both bounds even at an end of the session: PostgreSQL's planner
+        cannot estimate one bound it does not know yet, guesses a third of the table and scans it."""
         if stop <= start:
             return
         where, params = "session_id = %s", [self.session]
         if stop - start < self.length:
-            keys, keys_params, _ = ranks.keys_sql(self.session_id, start, stop - start, self.length)
-            where, params = f"{where} AND order_key IN ({keys})", params + keys_params
+            lowest, lowest_params = self.key_at(start)
+            highest, highest_params = self.key_at(stop - 1)
+            where += f" AND order_key >= {lowest} AND order_key <= {highest}"
+            params += lowest_params + highest_params
         execute(f"DELETE FROM {self.table} WHERE {where}", params)
         self.length -= stop - start
 
