@@ -55,7 +55,6 @@ class Rows:
         self.session_id = session_id
         self.length = length
         self.last_key = last_key  # ≥ every key the session holds; appends continue from it
-        self.rewritten = 0  # rows whose key a respace changed
         self.session = db_value(models.Message, "session_id", session_id)
         self.table = table(models.Message)
 
@@ -130,7 +129,7 @@ class Rows:
         if hi is not None:
             window += " AND order_key < %s"
             params.append(hi)
-        self.rewritten += execute(
+        execute(
             f"UPDATE {self.table} SET order_key = %s + w.rn FROM (SELECT id, row_number() OVER"
             f" (ORDER BY order_key) AS rn FROM {self.table} WHERE {window}) AS w"
             f" WHERE {self.table}.id = w.id",
