@@ -184,3 +184,18 @@ def test_the_dashboards_edits_are_the_session_api_writes_an_operator_makes():
     from sessions_app.web.edit_views import EDITS
 
     assert set(EDITS) == ops.API_WRITES.keys() - PROGRAM_ONLY
+
+
+@pytest.mark.django_db
+def test_a_write_by_name_with_wrong_arguments_is_refused_and_changes_nothing():
+    session = SessionService.new()
+    session.append("user", "kept")
+    for op, args, words in [
+        ("append", {"role": "user"}, "content is required"),
+        ("append", {"role": "user", "content": "x", "colour": "red"}, "append takes no argument 'colour'"),
+        ("remove", [0], "must be given by name"),
+        ("explode", {}, "no write named 'explode'"),
+    ]:
+        with pytest.raises(InvalidArgument, match=words):
+            session.write(op, args)
+    assert session.version() == 1 and [m.content for m in session.messages()] == ["kept"]

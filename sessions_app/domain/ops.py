@@ -128,15 +128,19 @@ class Op:
 
     def record(self, args: Mapping[str, Any], *, content_limit: int | None = None) -> Recorded:
         """Check the call's arguments (in the params' order) and give them as the event records them."""
+        if not isinstance(args, Mapping):
+            raise InvalidArgument(
+                f"the arguments of {self.name} must be given by name (an object)", field="args"
+            )
         recorded: Recorded = {}
         for param in self.params:
             value = args.get(param.name)
             if param.name not in args and not param.optional:
                 raise InvalidArgument(f"{param.name} is required", field=param.name)
             recorded.update(_CHECKS[param.kind](value, param.name, content_limit))
-        unknown = set(args) - {p.name for p in self.params}
+        unknown = sorted(str(name)[:40] for name in set(args) - {p.name for p in self.params})
         if unknown:
-            raise InvalidArgument(f"{self.name} takes no argument {sorted(unknown)[0]}", field=self.name)
+            raise InvalidArgument(f"{self.name} takes no argument {unknown[0]!r}", field=unknown[0])
         return recorded
 
 
